@@ -1,0 +1,73 @@
+# Flexigift: the only commands a newcomer needs are `make run` and `make test`.
+SHELL := /bin/bash
+export SAM_CLI_TELEMETRY := 0
+# The project runs on Python 3.12 (the Lambda runtime). The machine's default python3 may be older,
+# so the interpreter is chosen explicitly: PYTHON=... overrides.
+PYTHON ?= $(shell for p in /root/.pyenv/versions/3.12.1/bin/python3.12 python3.12; do \
+             command -v $$p >/dev/null 2>&1 && { echo $$p; break; }; done)
+VENV := .venv
+VENV_SAM := .venv-sam
+PY := $(VENV)/bin/python
+PORT ?= 3000
+FN ?= CreateUserFunction
+EVENT ?= events/create_user.json
+
+.PHONY: run test unit integration e2e invoke validate build bench api-key lint clean check-python
+
+check-python:
+	@test -n "$(PYTHON)" || { echo "Python 3.12 not found: install it or pass PYTHON=/path/to/python3.12" >&2; exit 1; }
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 12), sys.version' \
+	  || { echo "$(PYTHON) is not Python 3.12" >&2; exit 1; }
+
+$(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt | check-python
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+$(VENV_SAM)/.installed: requirements-sam.txt | check-python
+	test -x $(VENV_SAM)/bin/python || $(PYTHON) -m venv $(VENV_SAM)
+	$(VENV_SAM)/bin/pip install --quiet --disable-pip-version-check -r requirements-sam.txt
+	touch $@
+
+# Serve the whole API on http://127.0.0.1:$(PORT) with moto on loopback (no Docker needed).
+run: $(VENV)/.installed
+	$(PY) -m local.stack --port $(PORT)
+
+# Unit + integration + end-to-end + template validation.
+test: $(VENV)/.installed $(VENV_SAM)/.installed
+	$(MAKE) --no-print-directory validate
+	$(PY) -m pytest -q -p no:cacheprovider tests
+
+unit: $(VENV)/.installed
+	$(PY) -m pytest -q tests/unit
+
+integration: $(VENV)/.installed
+	$(PY) -m pytest -q tests/integration
+
+e2e: $(VENV)/.installed
+	$(PY) -m pytest -q tests/e2e
+
+# Docker-free twin of `sam local invoke`: make invoke FN=CreateUserFunction EVENT=events/create_user.json
+invoke: $(VENV)/.installed
+	$(PY) -m local.invoke $(FN) --event $(EVENT)
+
+# Create an API key on a running local stack: make api-key SCOPES="wallet:read wallet:write"
+SCOPES ?= wallet:read
+api-key: $(VENV)/.installed
+	$(PY) -m local.admin create-key --port $(PORT) --scopes "$(SCOPES)"
+
+validate: $(VENV_SAM)/.installed
+	$(VENV_SAM)/bin/sam validate --lint --template template.yaml
+	$(VENV_SAM)/bin/cfn-lint template.yaml
+
+build: $(VENV_SAM)/.installed
+	PATH="$(dir $(PYTHON)):$$PATH" $(VENV_SAM)/bin/sam build --template template.yaml
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check layers functions local tests
+
+bench: $(VENV)/.installed
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) $(VENV_SAM) .aws-sam .local-stack

@@ -1,0 +1,20 @@
+"""POST /gift_cards: register a gift card."""
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler.openapi.params import Body
+
+from flexigift.api import create_resolver, json_response, lambda_entry, require_scope
+from flexigift.logic.gift_cards import register_card
+from flexigift.models.wallet import GiftCard, GiftCardCreate
+
+app = create_resolver()
+
+
+@app.post("/gift_cards", operation_id="create_gift_card", responses={201: {"description": "Registered", "content": {"application/json": {"model": GiftCard}}}})
+def handle(body: Annotated[GiftCardCreate, Body()]):
+    require_scope(app, "wallet:write")
+    return json_response(app, 201, register_card(body))
+
+
+handler = lambda_entry(app)

@@ -1,0 +1,20 @@
+"""POST /users: register a user."""
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler.openapi.params import Body
+
+from flexigift.api import create_resolver, json_response, lambda_entry, require_scope
+from flexigift.logic.users import register_user
+from flexigift.models.wallet import User, UserCreate
+
+app = create_resolver()
+
+
+@app.post("/users", operation_id="create_user", responses={201: {"description": "Registered", "content": {"application/json": {"model": User}}}})
+def handle(body: Annotated[UserCreate, Body()]):
+    require_scope(app, "wallet:write")
+    return json_response(app, 201, register_user(body))
+
+
+handler = lambda_entry(app)

@@ -1,0 +1,18 @@
+"""DELETE /gift_cards/{id}: remove a gift card; 204 on success."""
+
+from aws_lambda_powertools.event_handler import Response
+
+from flexigift.api import create_resolver, lambda_entry, request_id, require_scope
+from flexigift.logic.gift_cards import delete_card
+
+app = create_resolver()
+
+
+@app.delete("/gift_cards/<id>", operation_id="delete_gift_card", responses={204: {"description": "Deleted"}})
+def handle(id: int):
+    require_scope(app, "wallet:write")
+    delete_card(id)
+    return Response(status_code=204, headers={"X-Request-Id": request_id(app)})
+
+
+handler = lambda_entry(app)

@@ -1,0 +1,16 @@
+"""GET /gift_cards/{id}: one gift card."""
+
+from flexigift.api import create_resolver, json_response, lambda_entry, require_scope
+from flexigift.logic.gift_cards import get_card
+from flexigift.models.wallet import GiftCard
+
+app = create_resolver()
+
+
+@app.get("/gift_cards/<id>", operation_id="get_gift_card", responses={200: {"description": "Found", "content": {"application/json": {"model": GiftCard}}}})
+def handle(id: int):
+    require_scope(app, "wallet:read")
+    return json_response(app, 200, get_card(id))
+
+
+handler = lambda_entry(app)

@@ -1,0 +1,16 @@
+"""GET /products/{id}: one product."""
+
+from flexigift.api import create_resolver, json_response, lambda_entry, require_scope
+from flexigift.logic.products import get_product
+from flexigift.models.wallet import Product
+
+app = create_resolver()
+
+
+@app.get("/products/<id>", operation_id="get_product", responses={200: {"description": "Found", "content": {"application/json": {"model": Product}}}})
+def handle(id: int):
+    require_scope(app, "wallet:read")
+    return json_response(app, 200, get_product(id))
+
+
+handler = lambda_entry(app)

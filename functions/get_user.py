@@ -1,0 +1,16 @@
+"""GET /users/{id}: one user."""
+
+from flexigift.api import create_resolver, json_response, lambda_entry, require_scope
+from flexigift.logic.users import get_user
+from flexigift.models.wallet import User
+
+app = create_resolver()
+
+
+@app.get("/users/<id>", operation_id="get_user", responses={200: {"description": "Found", "content": {"application/json": {"model": User}}}})
+def handle(id: int):
+    require_scope(app, "wallet:read")
+    return json_response(app, 200, get_user(id))
+
+
+handler = lambda_entry(app)

@@ -1,0 +1,24 @@
+"""GET /gift_cards: a page of gift cards, filtered on indexed attributes; next page in the Link header."""
+
+from typing import Annotated, Optional
+
+from aws_lambda_powertools.event_handler.openapi.params import Query
+
+from flexigift.api import create_resolver, lambda_entry, page_response, query_params, require_scope
+from flexigift.logic.gift_cards import FILTERS, list_cards
+from flexigift.models.wallet import GiftCard
+
+app = create_resolver()
+OptionalText = Optional[str]
+
+
+@app.get("/gift_cards", operation_id="list_gift_cards", responses={200: {"description": "A page", "content": {"application/json": {"model": list[GiftCard]}}}})
+def handle(limit: Annotated[Optional[int], Query(ge=1, le=100)] = None,
+           cursor: Annotated[OptionalText, Query()] = None):
+    require_scope(app, "wallet:read")
+    filters, page_size, page_cursor = query_params(app, FILTERS)
+    items, next_cursor = list_cards(filters, page_size, page_cursor)
+    return page_response(app, items, next_cursor, filters, page_size)
+
+
+handler = lambda_entry(app)

@@ -1,0 +1,20 @@
+"""PUT /gift_cards/{id}: replace the whole gift card; fields left out are cleared, as the quick start warns."""
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler.openapi.params import Body
+
+from flexigift.api import create_resolver, json_response, lambda_entry, require_scope
+from flexigift.logic.gift_cards import replace_card
+from flexigift.models.wallet import GiftCard, GiftCardReplace
+
+app = create_resolver()
+
+
+@app.put("/gift_cards/<id>", operation_id="replace_gift_card", responses={200: {"description": "Replaced", "content": {"application/json": {"model": GiftCard}}}})
+def handle(id: int, body: Annotated[GiftCardReplace, Body()]):
+    require_scope(app, "wallet:write")
+    return json_response(app, 200, replace_card(id, body))
+
+
+handler = lambda_entry(app)

@@ -1,0 +1,20 @@
+"""PUT /users/{id}: replace the whole user; fields left out are cleared, as the quick start warns."""
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler.openapi.params import Body
+
+from flexigift.api import create_resolver, json_response, lambda_entry, require_scope
+from flexigift.logic.users import replace_user
+from flexigift.models.wallet import User, UserReplace
+
+app = create_resolver()
+
+
+@app.put("/users/<id>", operation_id="replace_user", responses={200: {"description": "Replaced", "content": {"application/json": {"model": User}}}})
+def handle(id: int, body: Annotated[UserReplace, Body()]):
+    require_scope(app, "wallet:write")
+    return json_response(app, 200, replace_user(id, body))
+
+
+handler = lambda_entry(app)

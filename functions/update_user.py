@@ -1,0 +1,20 @@
+"""PATCH /users/{id}: change only the fields sent."""
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler.openapi.params import Body
+
+from flexigift.api import create_resolver, json_response, lambda_entry, require_scope
+from flexigift.logic.users import update_user
+from flexigift.models.wallet import User, UserPatch
+
+app = create_resolver()
+
+
+@app.patch("/users/<id>", operation_id="update_user", responses={200: {"description": "Updated", "content": {"application/json": {"model": User}}}})
+def handle(id: int, body: Annotated[UserPatch, Body()]):
+    require_scope(app, "wallet:write")
+    return json_response(app, 200, update_user(id, body))
+
+
+handler = lambda_entry(app)

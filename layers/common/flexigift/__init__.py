@@ -1,0 +1,1 @@
+"""Flexigift domain package: shared by every Lambda function through the common layer."""

@@ -1,0 +1,179 @@
+"""The HTTP edge shared by every handler: resolver factory, caller identity and scopes, the one error
+shape, JSON responses with Decimal money, pagination links. Nothing else builds an HTTP response."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+from urllib.parse import urlencode
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.logging import correlation_paths
+
+from flexigift import jsonio
+from flexigift.errors import FlexigiftError, Forbidden, Unauthorized, UnsupportedFilter, field_error
+from flexigift.observability import logger, metrics, tracer
+from flexigift.settings import get_settings
+
+JSON = "application/json"
+
+def create_resolver() -> APIGatewayRestResolver:
+    app = APIGatewayRestResolver(
+        enable_validation=True,
+        serializer=jsonio.dumps,
+        json_body_deserializer=jsonio.loads,
+    )
+    app.exception_handler(FlexigiftError)(lambda exc: error_response(app, exc.status, exc.code, exc.message,
+                                                                     exc.fields, exc.headers))
+    app.exception_handler(jsonio.MalformedJson)(
+        lambda exc: error_response(app, 400, "malformed_json", f"Malformed JSON body: {exc}",
+                                   [field_error("body", str(exc), "json_invalid")]))
+    app.exception_handler(RequestValidationError)(lambda exc: _validation_response(app, exc))
+    app.exception_handler(NotFoundError)(
+        lambda exc: error_response(app, 404, "not_found", "No such resource"))
+    app.exception_handler(Exception)(lambda exc: _internal_error(app, exc))
+    return app
+
+
+def lambda_entry(app: APIGatewayRestResolver) -> Callable[[dict, Any], dict]:
+    """The Lambda handler of an HTTP function: logger (request id as correlation id), metrics, tracer."""
+
+    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
+    @metrics.log_metrics
+    @tracer.capture_lambda_handler(capture_response=False)
+    def handler(event: dict, context: Any) -> dict:
+        return app.resolve(event, context)
+
+    return handler
+
+
+# --- identity ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Caller:
+    key_id: str
+    scopes: frozenset[str]
+    program_id: str
+
+
+def caller(app: APIGatewayRestResolver) -> Caller:
+    """Who is calling, as the authorizer established it (requestContext.authorizer)."""
+    context = (app.current_event.raw_event.get("requestContext") or {}).get("authorizer") or {}
+    key_id = context.get("key_id")
+    if not key_id:
+        raise Unauthorized("A valid API key is required in the Authorization header")
+    return Caller(key_id=str(key_id), scopes=frozenset(str(context.get("scopes", "")).split()),
+                  program_id=str(context.get("program_id", "default")))
+
+
+def require_scope(app: APIGatewayRestResolver, scope: str) -> Caller:
+    who = caller(app)
+    if scope not in who.scopes:
+        raise Forbidden(f"This API key lacks the '{scope}' scope needed for this operation")
+    return who
+
+
+# --- responses -----------------------------------------------------------------------------------
+
+
+def request_id(app: APIGatewayRestResolver) -> str:
+    return str((app.current_event.raw_event.get("requestContext") or {}).get("requestId", ""))
+
+
+def json_response(app: APIGatewayRestResolver, status: int, body: Any,
+                  headers: dict[str, str] | None = None) -> Response:
+    all_headers = {"X-Request-Id": request_id(app), **(headers or {})}
+    return Response(status_code=status, content_type=JSON, body=jsonio.dumps(body), headers=all_headers)
+
+
+def error_response(app: APIGatewayRestResolver, status: int, code: str, message: str,
+                   fields: list[dict[str, Any]] | None = None, headers: dict[str, str] | None = None) -> Response:
+    body = {"status": "error", "request_id": request_id(app),
+            "error": {"code": code, "message": message, "fields": fields or []}}
+    if status >= 500:
+        logger.error("request failed", extra={"status": status, "code": code})
+    else:
+        logger.info("request refused", extra={"status": status, "code": code})
+    return json_response(app, status, body, headers)
+
+
+def _validation_response(app: APIGatewayRestResolver, exc: RequestValidationError) -> Response:
+    fields, path_errors = [], []
+    for error in exc.errors():
+        loc = [str(part) for part in error.get("loc", ())]
+        where, rest = (loc[0], loc[1:]) if loc else ("body", [])
+        name = ".".join(rest) if rest else where
+        message = str(error.get("msg", "is invalid")).removeprefix("Value error, ")
+        if error.get("type") == "json_invalid":
+            return error_response(app, 400, "malformed_json", "Malformed JSON body",
+                                  [field_error("body", message, "json_invalid")])
+        if where == "path":
+            path_errors.append(name)
+        fields.append(field_error(name, message, str(error.get("type", "invalid"))))
+    if path_errors:
+        return error_response(app, 404, "not_found", f"No resource at {app.current_event.path}")
+    names = ", ".join(f["field"] for f in fields)
+    return error_response(app, 422, "validation_failed", f"Invalid request: check {names}", fields)
+
+
+def _internal_error(app: APIGatewayRestResolver, exc: Exception) -> Response:
+    logger.exception("unhandled error")
+    return error_response(app, 500, "internal_error",
+                          "Something went wrong on our side; quote the request_id when reporting it")
+
+
+# --- collections ---------------------------------------------------------------------------------
+
+
+def query_params(app: APIGatewayRestResolver, supported: tuple[str, ...]) -> tuple[dict[str, str], int, str | None]:
+    """Filters, page size and cursor from the query string; unknown or repeated parameters are refused."""
+    settings = get_settings()
+    raw = app.current_event.raw_event
+    multi = raw.get("multiValueQueryStringParameters") or {}
+    single = raw.get("queryStringParameters") or {}
+    names = set(multi) | set(single)
+    unknown = sorted(names - set(supported) - {"limit", "cursor"})
+    if unknown:
+        allowed = ", ".join((*supported, "limit", "cursor"))
+        raise UnsupportedFilter(f"Unsupported query parameter(s): {', '.join(unknown)}. Supported: {allowed}",
+                                fields=[field_error(n, "not a supported filter", "unsupported") for n in unknown])
+    repeated = sorted(n for n, v in multi.items() if isinstance(v, list) and len(v) > 1)
+    if repeated:
+        raise UnsupportedFilter(f"Give each query parameter once: {', '.join(repeated)}",
+                                fields=[field_error(n, "given more than once", "repeated") for n in repeated])
+    params = {n: (single.get(n) if n in single else multi[n][0]) for n in names}
+    limit_text = params.pop("limit", None)
+    limit = settings.default_page_size
+    if limit_text is not None:
+        if not limit_text.isdigit() or not 1 <= int(limit_text) <= settings.max_page_size:
+            from flexigift.errors import ValidationFailed
+
+            raise ValidationFailed(f"limit must be an integer from 1 to {settings.max_page_size}",
+                                   fields=[field_error("limit", f"must be 1..{settings.max_page_size}")])
+        limit = int(limit_text)
+    cursor = params.pop("cursor", None) or None
+    filters = {k: v for k, v in params.items() if v != ""}
+    return filters, limit, cursor
+
+
+def page_response(app: APIGatewayRestResolver, items: list[Any], next_cursor: str | None,
+                  filters: dict[str, str], limit: int) -> Response:
+    """A JSON array; the next page, if any, is announced in a Link header (RFC 8288)."""
+    headers = {}
+    if next_cursor:
+        query = urlencode({**filters, "limit": limit, "cursor": next_cursor})
+        headers["Link"] = f'<{_base_url(app)}?{query}>; rel="next"'
+    return json_response(app, 200, items, headers)
+
+
+def _base_url(app: APIGatewayRestResolver) -> str:
+    raw = app.current_event.raw_event
+    headers = {k.lower(): v for k, v in (raw.get("headers") or {}).items()}
+    host = headers.get("host", "localhost")
+    proto = headers.get("x-forwarded-proto", "https")
+    # requestContext.path carries the stage (/Prod/users) on the execute-api domain
+    path = (raw.get("requestContext") or {}).get("path") or raw.get("path", "/")
+    return f"{proto}://{host}{path}"

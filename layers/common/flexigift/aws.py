@@ -1,0 +1,28 @@
+"""boto3 clients from cached getters: nothing is created at import time, so tests can start moto first
+and a cold start only pays for the clients a request uses."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+
+@lru_cache(maxsize=None)
+def client(service: str) -> Any:
+    import boto3  # imported on first use: keeps cold starts short
+    from botocore.config import Config
+
+    config = Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=3, read_timeout=10)
+    return boto3.session.Session().client(service, config=config)
+
+
+def dynamodb() -> Any:
+    return client("dynamodb")
+
+
+def reset_clients() -> None:
+    """Forget cached clients and settings (tests switch backends between cases)."""
+    from flexigift.settings import get_settings
+
+    client.cache_clear()
+    get_settings.cache_clear()

@@ -1,0 +1,1 @@
+"""Use cases. Logic raises domain errors from flexigift.errors and never builds HTTP responses."""

@@ -1,0 +1,127 @@
+"""Gift cards: register a third-party card for a user, read, list, replace, update, delete."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from typing import Any
+
+from flexigift.errors import Conflict, ValidationFailed, field_error
+from flexigift.logic.records import check_body_id, commit, load, merged, with_retries
+from flexigift.models.wallet import GiftCard, GiftCardCreate, GiftCardPatch, GiftCardReplace
+from flexigift.observability import logger, metrics
+from flexigift.store import wallet
+from flexigift.store.table import Transaction
+
+FILTERS = ("card_id", "user_id", "issuer")
+REQUIRED = ("card_id", "user_id", "issuer", "balance", "expiry_date", "state")
+
+
+def today() -> date:
+    return datetime.now(timezone.utc).date()
+
+
+def _card_id_taken(card_id: str) -> Conflict:
+    return Conflict(f"card_id '{card_id}' is already registered",
+                    fields=[field_error("card_id", "already registered", "duplicate")])
+
+
+def _unknown_user(user_id: str) -> ValidationFailed:
+    return ValidationFailed(f"No user with user_id '{user_id}' is registered; register the user first",
+                            fields=[field_error("user_id", f"no user '{user_id}' is registered", "unknown_user")])
+
+
+def _stored(record: dict[str, Any]) -> dict[str, Any]:
+    record = dict(record)
+    record["expiry_date"] = str(record["expiry_date"])
+    state = record.get("state", "ACTIVE")
+    record["state"] = getattr(state, "value", state)
+    return record
+
+
+def register_card(body: GiftCardCreate) -> GiftCard:
+    record = _stored(body.model_dump(mode="python"))
+    record["linked"] = False
+    record["id"] = wallet.next_id(wallet.CARD)
+    record["created_at"] = record["updated_at"] = wallet.now_iso()
+    tx = Transaction()
+    wallet.tx_insert(tx, wallet.CARD, record)
+    wallet.tx_count_cards(tx, record["user_id"], +1, "user")
+    commit(tx, {"unique": _card_id_taken(record["card_id"]), "user": _unknown_user(record["user_id"])})
+    logger.info("gift card registered", extra={"id": record["id"], "issuer": record["issuer"]})
+    return GiftCard.from_record(record, today())
+
+
+def get_card(numeric_id: int) -> GiftCard:
+    record, _ = load(wallet.CARD, numeric_id, "gift card")
+    return GiftCard.from_record(record, today())
+
+
+def list_cards(filters: dict[str, str], limit: int, cursor: str | None) -> tuple[list[GiftCard], str | None]:
+    records, next_cursor = wallet.list_page(wallet.CARD, filters, limit, cursor)
+    day = today()
+    return [GiftCard.from_record(r, day) for r in records], next_cursor
+
+
+def _save(numeric_id: int, current: dict[str, Any], version: int, new: dict[str, Any]) -> GiftCard:
+    new = _stored(new)
+    new["id"], new["created_at"], new["updated_at"] = numeric_id, current["created_at"], wallet.now_iso()
+    new["linked"] = bool(current.get("linked", False))
+    moved = new["user_id"] != current["user_id"]
+    renamed = new["card_id"] != current["card_id"]
+    if new["linked"] and (moved or renamed):
+        raise Conflict(f"Gift card '{current['card_id']}' is linked to the wallet of '{current['user_id']}': "
+                       "unlink it (PUT or PATCH the user's gift_cards) before changing card_id or user_id")
+    tx = Transaction()
+    wallet.tx_replace(tx, wallet.CARD, new, version)
+    if renamed:
+        wallet.tx_release_unique(tx, wallet.CARD, current["card_id"], numeric_id)
+        wallet.tx_claim_unique(tx, wallet.CARD, new["card_id"], numeric_id)
+    if moved:
+        wallet.tx_count_cards(tx, current["user_id"], -1, "old_user")
+        wallet.tx_count_cards(tx, new["user_id"], +1, "user")
+    commit(tx, {"unique": _card_id_taken(new["card_id"]), "user": _unknown_user(new["user_id"])},
+           stale_labels=("record", "release_unique", "old_user"))
+    logger.info("gift card updated", extra={"id": numeric_id})
+    return GiftCard.from_record(new, today())
+
+
+def replace_card(numeric_id: int, body: GiftCardReplace) -> GiftCard:
+    check_body_id(body, numeric_id)
+
+    def attempt() -> GiftCard:
+        current, version = load(wallet.CARD, numeric_id, "gift card")
+        return _save(numeric_id, current, version, body.model_dump(mode="python", exclude={"id"}))
+
+    return with_retries(attempt)
+
+
+def update_card(numeric_id: int, patch: GiftCardPatch) -> GiftCard:
+    check_body_id(patch, numeric_id)
+
+    def attempt() -> GiftCard:
+        current, version = load(wallet.CARD, numeric_id, "gift card")
+        return _save(numeric_id, current, version, merged(current, patch, REQUIRED))
+
+    return with_retries(attempt)
+
+
+def delete_card(numeric_id: int) -> None:
+    """Delete a card; if it is linked, it leaves the user's gift_cards in the same transaction."""
+
+    def attempt() -> None:
+        current, version = load(wallet.CARD, numeric_id, "gift card")
+        tx = Transaction()
+        wallet.tx_delete(tx, wallet.CARD, numeric_id, version)
+        wallet.tx_release_unique(tx, wallet.CARD, current["card_id"], numeric_id)
+        wallet.tx_count_cards(tx, current["user_id"], -1, "user")
+        if current.get("linked"):
+            owner = wallet.get_by_natural(wallet.USER, current["user_id"])
+            if owner is not None:
+                user, user_version = owner
+                user["gift_cards"] = [c for c in user.get("gift_cards", []) if c != current["card_id"]]
+                user["updated_at"] = wallet.now_iso()
+                wallet.tx_replace(tx, wallet.USER, user, user_version, label="owner")
+        commit(tx, {}, stale_labels=("record", "release_unique", "user", "owner"))
+        logger.info("gift card deleted", extra={"id": numeric_id})
+
+    with_retries(attempt)

@@ -1,0 +1,1 @@
+"""pydantic v2 shapes: requests, responses and what is stored."""

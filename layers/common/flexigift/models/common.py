@@ -1,0 +1,88 @@
+"""Field types shared by every model."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from decimal import Decimal
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, BaseModel, Field, StringConstraints
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+MAX_MONEY = Decimal("1000000")
+
+
+def _no_control_chars(value: str) -> str:
+    if _CONTROL.search(value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+# A natural identifier chosen by a client: user006, kohls-gc-001, kohls-dogbed-001.
+Identifier = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@-]*$"),
+]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+                 AfterValidator(_no_control_chars)]
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64),
+                      AfterValidator(_no_control_chars)]
+
+
+def _money_input(value: Any) -> Any:
+    # JSON numbers arrive as int or Decimal (the parser never makes floats); strings like "50.00" are
+    # accepted too. Booleans and floats are refused: true is not money, and a float cannot hold it.
+    if isinstance(value, bool) or isinstance(value, float):
+        raise ValueError("must be a decimal number such as 50 or \"50.00\"")
+    if isinstance(value, str):
+        if not re.fullmatch(r"-?\d+(\.\d+)?", value.strip()):
+            raise ValueError("must be a decimal number such as 50 or \"50.00\"")
+        return Decimal(value.strip())
+    return value
+
+
+def _two_places(value: Decimal) -> Decimal:
+    if not value.is_finite():
+        raise ValueError("must be a finite number")
+    if abs(value) > MAX_MONEY:
+        raise ValueError(f"must be at most {MAX_MONEY}")
+    if value != value.quantize(Decimal("0.01")):
+        raise ValueError("must have at most 2 decimal places")
+    return value
+
+
+Money = Annotated[Decimal, BeforeValidator(_money_input), AfterValidator(_two_places),
+                  Field(ge=0, le=MAX_MONEY)]
+
+
+def _iso_date_input(value: Any) -> Any:
+    if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        raise ValueError("must be an ISO 8601 date such as \"2025-12-31\"")
+    return value
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_date_input)]
+
+
+def money_number(value: Decimal) -> Decimal:
+    """Money written as a JSON number: 250 stays 250, 12.5 becomes 12.50."""
+    if value == value.to_integral_value():
+        return value.quantize(Decimal("1"))
+    return value.quantize(Decimal("0.01"))
+
+
+def money_string(value: Decimal) -> str:
+    """Money written as a JSON string with two places, as the seed writes prices: "50.00"."""
+    return f"{value.quantize(Decimal('0.01')):f}"
+
+
+class RequestModel(BaseModel):
+    """Requests refuse unknown fields: a typo must not be silently dropped."""
+
+    model_config = ConfigDict(extra="forbid", str_strict=True)
+
+
+class ResponseModel(BaseModel):
+    model_config = ConfigDict(extra="ignore")

@@ -1,0 +1,46 @@
+"""Every key format of the single table, in one place. docs/access-patterns.md lists their uses.
+
+Base table: PK / SK. Indexes (all project ALL attributes):
+  GSI1  by type, ordered by numeric id     (list a collection)
+  GSI2  by natural key                     (users?user_id=, gift_cards?card_id=, products?product_id=)
+  GSI3  by first secondary attribute       (users?amazon_id=, gift_cards?user_id=, products?eligible_issuer=)
+  GSI4  by second secondary attribute      (users?email=, gift_cards?issuer=)
+"""
+
+from __future__ import annotations
+
+INDEXES = ("GSI1", "GSI2", "GSI3", "GSI4")
+TTL_ATTRIBUTE = "expires_at"
+
+
+def pad_id(numeric_id: int) -> str:
+    """Zero-padded so that string order is numeric order."""
+    return f"{numeric_id:012d}"
+
+
+def entity_key(kind: str, numeric_id: int) -> dict[str, str]:
+    return {"PK": f"{kind}#{numeric_id}", "SK": kind}
+
+
+def unique_key(kind: str, natural_id: str) -> dict[str, str]:
+    """Guard item that makes a natural identifier (user_id, card_id, product_id) unique."""
+    return {"PK": f"UNIQUE#{kind}#{natural_id}", "SK": "UNIQUE"}
+
+
+def counter_key(kind: str) -> dict[str, str]:
+    return {"PK": f"COUNTER#{kind}", "SK": "COUNTER"}
+
+
+def index_partition(kind: str, attribute: str | None, value: str | None) -> str:
+    """Partition value of a GSI: `USER` for the type listing, `USER#amazon_id#amz3456` for a lookup."""
+    if attribute is None:
+        return kind
+    return f"{kind}#{attribute}#{value}"
+
+
+def api_key_key(key_hash: str) -> dict[str, str]:
+    return {"PK": f"APIKEY#{key_hash}", "SK": "APIKEY"}
+
+
+def api_key_pointer_key(key_id: str) -> dict[str, str]:
+    return {"PK": f"APIKEYID#{key_id}", "SK": "APIKEYID"}

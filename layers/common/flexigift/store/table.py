@@ -1,0 +1,176 @@
+"""Low-level access to the single table with the DynamoDB client (not the heavier resource API).
+
+Items cross this module as plain dicts whose numbers are Decimal, never float.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from flexigift.aws import dynamodb
+from flexigift.settings import get_settings
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+def to_attr(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: _serializer.serialize(v) for k, v in item.items() if v is not None}
+
+
+def from_attr(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: _deserializer.deserialize(v) for k, v in item.items()}
+
+
+def values(**kwargs: Any) -> dict[str, Any]:
+    """ExpressionAttributeValues from keyword arguments: values(v=3) -> {':v': {'N': '3'}}."""
+    return {f":{k}": _serializer.serialize(v) for k, v in kwargs.items()}
+
+
+def table_name() -> str:
+    return get_settings().table_name
+
+
+def get_item(key: dict[str, str], consistent: bool = True) -> dict[str, Any] | None:
+    response = dynamodb().get_item(TableName=table_name(), Key=to_attr(key), ConsistentRead=consistent)
+    item = response.get("Item")
+    return from_attr(item) if item else None
+
+
+def next_counter(key: dict[str, str]) -> int:
+    """Atomically increment a counter item and return its new value (ids: gaps allowed, no reuse)."""
+    response = dynamodb().update_item(
+        TableName=table_name(),
+        Key=to_attr(key),
+        UpdateExpression="ADD #v :one",
+        ExpressionAttributeNames={"#v": "value"},
+        ExpressionAttributeValues=values(one=1),
+        ReturnValues="UPDATED_NEW",
+    )
+    return int(response["Attributes"]["value"]["N"])
+
+
+@dataclass
+class Query:
+    index: str | None
+    pk_name: str
+    pk_value: str
+    limit: int
+    start_key: dict[str, Any] | None = None
+    filters: dict[str, Any] = field(default_factory=dict)  # attribute -> required value
+    forward: bool = True
+
+
+def query_page(q: Query) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """One page of a Query; returns items and the LastEvaluatedKey (deserialised) or None."""
+    names = {"#pk": q.pk_name}
+    vals: dict[str, Any] = {":pk": q.pk_value}
+    conditions = []
+    for i, (attribute, value) in enumerate(sorted(q.filters.items())):
+        names[f"#f{i}"] = attribute
+        vals[f":f{i}"] = value
+        conditions.append(f"#f{i} = :f{i}")
+    kwargs: dict[str, Any] = {
+        "TableName": table_name(),
+        "KeyConditionExpression": "#pk = :pk",
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": values(**{k[1:]: v for k, v in vals.items()}),
+        "Limit": q.limit,
+        "ScanIndexForward": q.forward,
+    }
+    if q.index:
+        kwargs["IndexName"] = q.index
+    if conditions:
+        kwargs["FilterExpression"] = " AND ".join(conditions)
+    if q.start_key:
+        kwargs["ExclusiveStartKey"] = to_attr(q.start_key)
+    response = dynamodb().query(**kwargs)
+    last = response.get("LastEvaluatedKey")
+    return [from_attr(i) for i in response.get("Items", [])], (from_attr(last) if last else None)
+
+
+class TransactionCancelled(Exception):
+    """A TransactWriteItems was cancelled; `reasons` holds one code per item ('None' = that item was fine)."""
+
+    def __init__(self, reasons: list[str]) -> None:
+        super().__init__(", ".join(reasons))
+        self.reasons = reasons
+
+    def failed(self, index: int) -> bool:
+        return index < len(self.reasons) and self.reasons[index] == "ConditionalCheckFailed"
+
+    @property
+    def contention(self) -> bool:
+        return any(r in ("TransactionConflict", "ThrottlingError") for r in self.reasons)
+
+
+class Transaction:
+    """Collects the items of one TransactWriteItems and remembers what each stands for."""
+
+    def __init__(self) -> None:
+        self.items: list[dict[str, Any]] = []
+        self.labels: list[str] = []
+
+    def _add(self, label: str, op: str, body: dict[str, Any]) -> int:
+        body["TableName"] = table_name()
+        self.items.append({op: body})
+        self.labels.append(label)
+        return len(self.items) - 1
+
+    def put(self, label: str, item: dict[str, Any], condition: str | None = None,
+            names: dict[str, str] | None = None, vals: dict[str, Any] | None = None) -> int:
+        body: dict[str, Any] = {"Item": to_attr(item)}
+        _conditions(body, condition, names, vals)
+        return self._add(label, "Put", body)
+
+    def update(self, label: str, key: dict[str, str], expression: str, condition: str | None = None,
+               names: dict[str, str] | None = None, vals: dict[str, Any] | None = None) -> int:
+        body: dict[str, Any] = {"Key": to_attr(key), "UpdateExpression": expression}
+        _conditions(body, condition, names, vals)
+        return self._add(label, "Update", body)
+
+    def delete(self, label: str, key: dict[str, str], condition: str | None = None,
+               names: dict[str, str] | None = None, vals: dict[str, Any] | None = None) -> int:
+        body: dict[str, Any] = {"Key": to_attr(key)}
+        _conditions(body, condition, names, vals)
+        return self._add(label, "Delete", body)
+
+    def check(self, label: str, key: dict[str, str], condition: str,
+              names: dict[str, str] | None = None, vals: dict[str, Any] | None = None) -> int:
+        body: dict[str, Any] = {"Key": to_attr(key)}
+        _conditions(body, condition, names, vals)
+        return self._add(label, "ConditionCheck", body)
+
+    def failed_labels(self, cancelled: TransactionCancelled) -> list[str]:
+        return [self.labels[i] for i in range(len(self.labels)) if cancelled.failed(i)]
+
+    def commit(self, token: str | None = None) -> None:
+        kwargs: dict[str, Any] = {"TransactItems": self.items}
+        if token:
+            kwargs["ClientRequestToken"] = token
+        try:
+            dynamodb().transact_write_items(**kwargs)
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            if error.get("Code") == "TransactionCanceledException":
+                reasons = [r.get("Code", "None") for r in exc.response.get("CancellationReasons", [])]
+                if not reasons:  # some backends only put the reasons in the message
+                    message = error.get("Message", "")
+                    inner = message[message.find("[") + 1: message.rfind("]")]
+                    reasons = [r.strip() for r in inner.split(",")] if inner else []
+                raise TransactionCancelled(reasons) from exc
+            raise
+
+
+def _conditions(body: dict[str, Any], condition: str | None, names: dict[str, str] | None,
+                vals: dict[str, Any] | None) -> None:
+    if condition:
+        body["ConditionExpression"] = condition
+    if names:
+        body["ExpressionAttributeNames"] = names
+    if vals:
+        body["ExpressionAttributeValues"] = values(**vals)

@@ -1,0 +1,202 @@
+"""Storage of the wallet registry: users, gift cards, products.
+
+Each record lives at PK=<KIND>#<id>, SK=<KIND>. Its natural identifier (user_id, card_id, product_id) is
+made unique by a guard item UNIQUE#<KIND>#<natural id> written in the same transaction. The user's guard
+item also counts the gift cards registered to that user_id, so a user with cards cannot vanish under
+them. Functions named tx_* add items to a Transaction; the caller commits it and reads the labels of
+the items whose condition failed.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Any, Callable
+
+from flexigift.errors import InvalidCursor
+from flexigift.store import keys
+from flexigift.store.table import Query, Transaction, get_item, next_counter, query_page
+
+
+def _casefold(value: str) -> str:
+    return value.casefold()
+
+
+@dataclass(frozen=True)
+class Kind:
+    name: str                       # key prefix: USER, CARD, PRODUCT
+    natural: str                    # the natural identifier's attribute
+    lookups: dict[str, str]         # filterable attribute -> index holding it
+    normalise: dict[str, Callable[[str], str]]
+
+    def index_value(self, attribute: str, value: str) -> str:
+        fold = self.normalise.get(attribute)
+        return keys.index_partition(self.name, attribute, fold(value) if fold else value)
+
+
+USER = Kind("USER", "user_id", {"user_id": "GSI2", "amazon_id": "GSI3", "email": "GSI4"},
+            {"email": _casefold})
+CARD = Kind("CARD", "card_id", {"card_id": "GSI2", "user_id": "GSI3", "issuer": "GSI4"},
+            {"issuer": _casefold})
+PRODUCT = Kind("PRODUCT", "product_id", {"product_id": "GSI2", "eligible_issuer": "GSI3"},
+               {"eligible_issuer": _casefold})
+
+_INTERNAL = {"PK", "SK", "type", "version"} | {f"{i}{p}" for i in keys.INDEXES for p in ("PK", "SK")}
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def next_id(kind: Kind) -> int:
+    return next_counter(keys.counter_key(kind.name))
+
+
+def to_item(kind: Kind, record: dict[str, Any]) -> dict[str, Any]:
+    """The stored item for a record: the record's fields plus keys and index attributes."""
+    numeric_id = int(record["id"])
+    item = dict(record)
+    item.update(keys.entity_key(kind.name, numeric_id))
+    item["type"] = kind.name
+    sort = keys.pad_id(numeric_id)
+    item["GSI1PK"], item["GSI1SK"] = keys.index_partition(kind.name, None, None), sort
+    for attribute, index in kind.lookups.items():
+        value = record.get(attribute)
+        if value is not None:
+            item[f"{index}PK"], item[f"{index}SK"] = kind.index_value(attribute, str(value)), sort
+    return item
+
+
+def to_record(item: dict[str, Any]) -> dict[str, Any]:
+    record = {k: v for k, v in item.items() if k not in _INTERNAL}
+    record["id"] = int(record["id"])
+    return record
+
+
+def get(kind: Kind, numeric_id: int) -> tuple[dict[str, Any], int] | None:
+    """A record and its version, read consistently."""
+    item = get_item(keys.entity_key(kind.name, numeric_id))
+    if item is None or item.get("type") != kind.name:
+        return None
+    return to_record(item), int(item.get("version", 0))
+
+
+def get_unique(kind: Kind, natural_id: str) -> dict[str, Any] | None:
+    """The guard item of a natural identifier: {'ref_id': numeric id, 'card_count': ...} or None."""
+    return get_item(keys.unique_key(kind.name, natural_id))
+
+
+def get_by_natural(kind: Kind, natural_id: str) -> tuple[dict[str, Any], int] | None:
+    guard = get_unique(kind, natural_id)
+    if guard is None:
+        return None
+    return get(kind, int(guard["ref_id"]))
+
+
+# --- listing -------------------------------------------------------------------------------------
+
+
+def encode_cursor(last_key: dict[str, Any]) -> str:
+    plain = {k: (str(v) if isinstance(v, Decimal) else v) for k, v in last_key.items()}
+    return base64.urlsafe_b64encode(json.dumps(plain, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, expected_keys: set[str], partition: tuple[str, str]) -> dict[str, Any]:
+    """Decode and check a cursor: it must name this query's partition and carry exactly its key attributes."""
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        data = json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        raise InvalidCursor("cursor is not one this API issued; use the Link header of the previous page") from None
+    if (not isinstance(data, dict) or set(data) != expected_keys
+            or not all(isinstance(v, str) for v in data.values()) or data.get(partition[0]) != partition[1]):
+        raise InvalidCursor("cursor does not belong to this listing; use the Link header of the previous page")
+    return data
+
+
+def list_page(kind: Kind, filters: dict[str, str], limit: int,
+              cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of records, by the most selective index the filters allow; other filters are applied
+    by DynamoDB as a filter expression on that index's partition."""
+    index, attribute = "GSI1", None
+    for candidate, candidate_index in kind.lookups.items():  # declared in order of selectivity
+        if candidate in filters:
+            index, attribute = candidate_index, candidate
+            break
+    pk_name = f"{index}PK"
+    pk_value = (kind.index_value(attribute, filters[attribute]) if attribute
+                else keys.index_partition(kind.name, None, None))
+    residual = {}
+    for name, value in filters.items():
+        if name == attribute:
+            continue
+        other_index = kind.lookups[name]
+        residual[f"{other_index}PK"] = kind.index_value(name, value)
+    start = None
+    if cursor:
+        start = decode_cursor(cursor, {"PK", "SK", pk_name, f"{index}SK"}, (pk_name, pk_value))
+    items, last = query_page(Query(index=index, pk_name=pk_name, pk_value=pk_value, limit=limit,
+                                   start_key=start, filters=residual))
+    return [to_record(i) for i in items], (encode_cursor(last) if last else None)
+
+
+# --- transaction parts ---------------------------------------------------------------------------
+
+
+def tx_insert(tx: Transaction, kind: Kind, record: dict[str, Any], guard_extra: dict[str, Any] | None = None) -> None:
+    """Put a new record (version 1) and claim its natural identifier. Labels: 'record', 'unique'."""
+    item = to_item(kind, record)
+    item["version"] = 1
+    tx.put("record", item, condition="attribute_not_exists(PK)")
+    tx_claim_unique(tx, kind, record[kind.natural], int(record["id"]), guard_extra)
+
+
+def tx_claim_unique(tx: Transaction, kind: Kind, natural_id: str, numeric_id: int,
+                    extra: dict[str, Any] | None = None) -> None:
+    guard = {**keys.unique_key(kind.name, natural_id), "type": f"UNIQUE#{kind.name}", "ref_id": numeric_id,
+             **(extra or {})}
+    tx.put("unique", guard, condition="attribute_not_exists(PK)")
+
+
+def tx_release_unique(tx: Transaction, kind: Kind, natural_id: str, numeric_id: int, require_no_cards: bool = False) -> None:
+    """Delete a guard item that still points at this record (and, for a user, counts no cards)."""
+    condition = "ref_id = :ref"
+    if require_no_cards:
+        condition += " AND (attribute_not_exists(card_count) OR card_count = :zero)"
+        tx.delete("release_unique", keys.unique_key(kind.name, natural_id), condition=condition,
+                  vals={"ref": numeric_id, "zero": 0})
+    else:
+        tx.delete("release_unique", keys.unique_key(kind.name, natural_id), condition=condition,
+                  vals={"ref": numeric_id})
+
+
+def tx_replace(tx: Transaction, kind: Kind, record: dict[str, Any], expected_version: int,
+               label: str = "record") -> None:
+    """Overwrite a record if nobody changed it since it was read (optimistic lock)."""
+    item = to_item(kind, record)
+    item["version"] = expected_version + 1
+    tx.put(label, item, condition="#v = :expected", names={"#v": "version"},
+           vals={"expected": expected_version})
+
+
+def tx_delete(tx: Transaction, kind: Kind, numeric_id: int, expected_version: int) -> None:
+    tx.delete("record", keys.entity_key(kind.name, numeric_id), condition="#v = :expected",
+              names={"#v": "version"}, vals={"expected": expected_version})
+
+
+def tx_count_cards(tx: Transaction, user_id: str, delta: int, label: str) -> None:
+    """Change the number of cards registered to a user_id; the user must exist."""
+    tx.update(label, keys.unique_key(USER.name, user_id), "ADD card_count :delta",
+              condition="attribute_exists(PK)", vals={"delta": delta})
+
+
+def tx_link_card(tx: Transaction, card_numeric_id: int, user_id: str, linked: bool, label: str) -> None:
+    """Mark a card linked to (or unlinked from) the wallet of the user it is registered to."""
+    tx.update(label, keys.entity_key(CARD.name, card_numeric_id),
+              "SET linked = :linked, #v = #v + :one",
+              condition="attribute_exists(PK) AND user_id = :uid",
+              names={"#v": "version"}, vals={"linked": linked, "uid": user_id, "one": 1})
