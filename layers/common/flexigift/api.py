@@ -110,6 +110,9 @@ def _validation_response(app: APIGatewayRestResolver, exc: RequestValidationErro
         if error.get("type") == "json_invalid":
             return error_response(app, 400, "malformed_json", "Malformed JSON body",
                                   [field_error("body", message, "json_invalid")])
+        if where == "body" and not rest and error.get("type") == "missing":
+            return error_response(app, 400, "malformed_json", "The request body is empty: send a JSON object",
+                                  [field_error("body", "the body is empty", "json_invalid")])
         if where == "path":
             path_errors.append(name)
         fields.append(field_error(name, message, str(error.get("type", "invalid"))))

@@ -1,0 +1,68 @@
+"""Request models: identifiers, money, dates; response shapes."""
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from pydantic import ValidationError
+
+from flexigift.models.common import money_number, money_string
+from flexigift.models.wallet import CardState, GiftCard, GiftCardCreate, ProductCreate, UserCreate, UserPatch
+
+CARD = {"card_id": "kohls-gc-001", "user_id": "user006", "issuer": "Kohls", "balance": 250, "expiry_date": "2025-12-31"}
+
+
+@pytest.mark.parametrize("user_id", ["user006", "a", "amz.3456_x:y@z-1"])
+def test_identifiers_accept_plain_ids(user_id):
+    assert UserCreate(user_id=user_id, amazon_id="amz", name="J", email="j@example.com").user_id == user_id
+
+
+@pytest.mark.parametrize("user_id", ["", " user", "user#1", "-lead", "x" * 65, "a/b"])
+def test_identifiers_refuse_separators_and_blanks(user_id):
+    with pytest.raises(ValidationError):
+        UserCreate(user_id=user_id, amazon_id="amz", name="J", email="j@example.com")
+
+
+@pytest.mark.parametrize("value, expected", [(250, "250"), ("250.00", "250.00"), (Decimal("0.1"), "0.1")])
+def test_money_accepts_numbers_and_numeric_strings(value, expected):
+    assert str(GiftCardCreate(**{**CARD, "balance": value}).balance) == expected
+
+
+@pytest.mark.parametrize("value", [0.1, True, "1e3", "12.345", -0.01, "abc", Decimal("Infinity"), 1000000.01])
+def test_money_refuses_floats_bools_exponents_fractions_of_cents_negatives(value):
+    with pytest.raises(ValidationError):
+        GiftCardCreate(**{**CARD, "balance": value})
+
+
+def test_price_must_be_positive():
+    with pytest.raises(ValidationError):
+        ProductCreate(product_id="p", name="n", price=0, eligible_issuer="Kohls")
+
+
+def test_a_user_cannot_list_a_card_twice():
+    with pytest.raises(ValidationError):
+        UserPatch(gift_cards=["a", "a"])
+
+
+def test_control_characters_are_refused_in_names():
+    with pytest.raises(ValidationError):
+        UserCreate(user_id="u", amazon_id="a", name="Jack\x00", email="j@example.com")
+
+
+def test_money_formats():
+    assert money_number(Decimal("250.00")) == Decimal("250") and str(money_number(Decimal("250.00"))) == "250"
+    assert str(money_number(Decimal("12.5"))) == "12.50"
+    assert money_string(Decimal("50")) == "50.00"
+
+
+@pytest.mark.parametrize("expiry, stored, expected", [
+    ("2025-12-31", "ACTIVE", CardState.EXPIRED),
+    ("2026-01-01", "ACTIVE", CardState.ACTIVE),
+    ("2026-01-01", "BLOCKED", CardState.BLOCKED),
+    ("2025-12-31", "BLOCKED", CardState.EXPIRED),
+])
+def test_card_state_derives_expiry(expiry, stored, expected):
+    record = {**CARD, "expiry_date": expiry, "state": stored, "id": 1, "created_at": "t", "updated_at": "t"}
+    card = GiftCard.from_record(record, today=date(2026, 1, 1))
+    assert card.state == expected
+    assert card.expired is (expected == CardState.EXPIRED)
