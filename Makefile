@@ -33,10 +33,11 @@ $(VENV_SAM)/.installed: requirements-sam.txt | check-python
 run: $(VENV)/.installed
 	$(PY) -m local.stack --port $(PORT)
 
-# Unit + integration + end-to-end + template validation.
+# Template validation and build, then unit + integration + end-to-end tests.
 test: $(VENV)/.installed $(VENV_SAM)/.installed
 	$(MAKE) --no-print-directory validate
-	$(PY) -m pytest -q -p no:cacheprovider tests
+	$(MAKE) --no-print-directory build
+	$(PY) -m pytest -p no:cacheprovider tests
 
 unit: $(VENV)/.installed
 	$(PY) -m pytest -q tests/unit
@@ -61,7 +62,8 @@ validate: $(VENV_SAM)/.installed
 	$(VENV_SAM)/bin/cfn-lint template.yaml
 
 build: $(VENV_SAM)/.installed
-	PATH="$(dir $(PYTHON)):$$PATH" $(VENV_SAM)/bin/sam build --template template.yaml
+	PATH="$(dir $(PYTHON)):$$PATH" $(VENV_SAM)/bin/sam build --template template.yaml 2>&1 \
+	  | grep -vE '^\s*$$|Commands you can use next|\[\*\]' ; test $${PIPESTATUS[0]} -eq 0
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check layers functions local tests
