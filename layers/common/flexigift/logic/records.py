@@ -3,6 +3,8 @@ turning a cancelled transaction into the domain error its failed condition stand
 
 from __future__ import annotations
 
+import random
+import time
 from typing import Any, Callable, Mapping, TypeVar
 
 from pydantic import BaseModel
@@ -62,17 +64,21 @@ def with_retries(attempt: Callable[[], T]) -> T:
 def commit(tx: Transaction, failures: Mapping[str, FlexigiftError | type[StaleRecord]],
            stale_labels: tuple[str, ...] = ("record",)) -> None:
     """Commit; a failed condition raises the error mapped to its item's label (prefix match on
-    'label:'), a lost optimistic lock raises StaleRecord."""
-    try:
-        tx.commit()
-    except TransactionCancelled as cancelled:
-        failed = tx.failed_labels(cancelled)
-        for label in failed:
-            key = label if label in failures else label.split(":", 1)[0]
-            if key in failures:
-                error = failures[key]
+    'label:'), a lost optimistic lock raises StaleRecord. A cancellation caused only by contention with
+    another transaction (no condition failed) is retried a few times with jittered backoff."""
+    for attempt in range(ATTEMPTS):
+        try:
+            tx.commit()
+            return
+        except TransactionCancelled as cancelled:
+            failed = tx.failed_labels(cancelled)
+            for label in failed:
+                key = label if label in failures else label.split(":", 1)[0]
+                error = failures.get(key)
                 if isinstance(error, FlexigiftError):
                     raise error from None
-        if any(label.split(":", 1)[0] in stale_labels for label in failed) or cancelled.contention:
-            raise StaleRecord() from None
-        raise
+            if any(label.split(":", 1)[0] in stale_labels for label in failed):
+                raise StaleRecord() from None
+            if not cancelled.contention or attempt == ATTEMPTS - 1:
+                raise Conflict("This request conflicts with a concurrent change; try again") from None
+            time.sleep(random.uniform(0.01, 0.05) * (attempt + 1))  # noqa: S311 - jitter, not a secret
