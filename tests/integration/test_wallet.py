@@ -192,6 +192,26 @@ class TestValidation:
         assert_error(body, "malformed_json")
         assert where in body["error"]["message"]
 
+    @pytest.mark.parametrize("raw", ["[" * 100000, "[1, 2]", '"x"', "null"])
+    def test_bodies_that_are_not_objects_are_4xx_never_5xx(self, aws, raw):
+        status, body, _ = call("create_user", api_event("create_user", raw_body=raw))
+        assert status in (400, 422), body
+        assert body["error"]["code"] in ("malformed_json", "validation_failed")
+
+    @pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded"])
+    def test_a_non_json_body_is_415(self, aws, content_type):
+        event = api_event("create_user", body=JACK)
+        event["headers"]["Content-Type"] = content_type
+        status, body, _ = call("create_user", event)
+        assert status == 415
+        assert_error(body, "unsupported_media_type")
+        assert not any(i.get("type") == "USER" for i in all_items(aws))
+
+    def test_json_with_a_charset_is_accepted(self, aws):
+        event = api_event("create_user", body=JACK)
+        event["headers"]["Content-Type"] = "application/json; charset=utf-8"
+        assert call("create_user", event)[0] == 201
+
     def test_each_invalid_field_is_named(self, aws):
         status, body, _ = call("create_user", api_event("create_user", body={
             "user_id": "has space", "amazon_id": "", "name": "Jack", "email": "not-an-email", "extra": 1}))

@@ -9,7 +9,10 @@ from urllib.parse import urlencode
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
 from aws_lambda_powertools.logging import correlation_paths
 
 from flexigift import jsonio
@@ -30,6 +33,8 @@ def create_resolver() -> APIGatewayRestResolver:
     app.exception_handler(jsonio.MalformedJson)(
         lambda exc: error_response(app, 400, "malformed_json", f"Malformed JSON body: {exc}",
                                    [field_error("body", str(exc), "json_invalid")]))
+    app.exception_handler(RequestUnsupportedContentType)(
+        lambda exc: error_response(app, 415, "unsupported_media_type", "Send the body as Content-Type: application/json"))
     app.exception_handler(RequestValidationError)(lambda exc: _validation_response(app, exc))
     app.exception_handler(NotFoundError)(
         lambda exc: error_response(app, 404, "not_found", "No such resource"))
@@ -44,9 +49,29 @@ def lambda_entry(app: APIGatewayRestResolver) -> Callable[[dict, Any], dict]:
     @metrics.log_metrics
     @tracer.capture_lambda_handler(capture_response=False)
     def handler(event: dict, context: Any) -> dict:
-        return app.resolve(event, context)
+        refused = _refuse_non_json_body(event)
+        return refused if refused is not None else app.resolve(event, context)
 
     return handler
+
+
+def _refuse_non_json_body(event: dict) -> dict | None:
+    """A body sent as anything but JSON gets a 415 (curl -d without -H sends a form, for instance).
+    Done before routing because the resolver would otherwise try to read a form."""
+    if not event.get("body"):
+        return None
+    headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
+    media_type = headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if not media_type or media_type == JSON or media_type.endswith("+json"):
+        return None
+    request = str((event.get("requestContext") or {}).get("requestId", ""))
+    body = {"status": "error", "request_id": request,
+            "error": {"code": "unsupported_media_type",
+                      "message": f"Content-Type {media_type} is not accepted; send application/json",
+                      "fields": [field_error("Content-Type", "must be application/json", "media_type")]}}
+    logger.info("request refused", extra={"status": 415, "code": "unsupported_media_type"})
+    return {"statusCode": 415, "headers": {"Content-Type": JSON, "X-Request-Id": request},
+            "body": jsonio.dumps(body), "isBase64Encoded": False}
 
 
 # --- identity ------------------------------------------------------------------------------------

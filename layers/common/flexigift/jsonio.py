@@ -36,6 +36,8 @@ def loads(text: str | bytes | None) -> Any:
         raise MalformedJson(exc.msg, exc.lineno, exc.colno, exc.pos) from exc
     except (ValueError, UnicodeDecodeError) as exc:
         raise MalformedJson(str(exc), 1, 1, 0) from exc
+    except RecursionError:
+        raise MalformedJson("JSON nested too deeply", 1, 1, 0) from None
 
 
 def _encode(value: Any, out: list[str]) -> None:
