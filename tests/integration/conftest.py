@@ -3,7 +3,9 @@ The table is created from template.yaml's definition; no Scan may happen in any 
 
 from __future__ import annotations
 
+import json
 import os
+from pathlib import Path
 from typing import Any, Iterator
 
 import boto3
@@ -19,7 +21,7 @@ TABLE = "flexigift-test"
 def _environment() -> dict[str, str]:
     env = {"AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
            "POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_DEV": "false", "POWERTOOLS_LOG_LEVEL": "WARNING"}
-    physical = {"Table": TABLE}
+    physical = {"Table": TABLE, **REWARDS_PHYSICAL}  # the rewards section below names its resources
     for fn in template.functions().values():
         for name, value in fn.environment.items():
             env[name] = str(template.resolve(value, physical))
@@ -58,3 +60,70 @@ def all_items(client: Any) -> list[dict[str, Any]]:
     from flexigift.store.table import from_attr
 
     return [from_attr(i) for i in client.scan(TableName=TABLE)["Items"]]
+
+
+# --- rewards ---------------------------------------------------------------------------------------------
+# The Giftcard Rewards also need S3 (the catalog feed), SQS (deliveries and their dead-letter queue), KMS
+# (reward codes) and SES (a verified sender). `rewards` creates them in the same moto account as `aws`.
+
+REGION = "us-east-1"
+ACCOUNT = "123456789012"  # moto's default account
+REWARDS_QUEUE = "flexigift-test-rewards-delivery"
+REWARDS_DLQ = "flexigift-test-rewards-delivery-dlq"
+REWARDS_PHYSICAL = {
+    "CatalogFeedBucket": "flexigift-test-catalog-feed",
+    "RewardsDeliveryQueue": f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{REWARDS_QUEUE}",
+    "RewardsDeliveryQueue.Arn": f"arn:aws:sqs:{REGION}:{ACCOUNT}:{REWARDS_QUEUE}",
+    "RewardsDeliveryDLQ": f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{REWARDS_DLQ}",
+    "RewardsDeliveryDLQ.Arn": f"arn:aws:sqs:{REGION}:{ACCOUNT}:{REWARDS_DLQ}",
+    "RewardCodesKeyAlias": "alias/flexigift-test-reward-codes",
+}
+SAMPLE_FEED = Path(__file__).resolve().parents[2] / "feeds" / "catalog.json"
+
+
+class RewardsAws:
+    """Clients and names of the rewards' AWS resources in the moto account of one test."""
+
+    def __init__(self, dynamodb: Any) -> None:
+        from flexigift.settings import get_settings
+
+        self.dynamodb = dynamodb
+        self.s3 = boto3.client("s3", region_name=REGION)
+        self.sqs = boto3.client("sqs", region_name=REGION)
+        self.kms = boto3.client("kms", region_name=REGION)
+        self.sesv2 = boto3.client("sesv2", region_name=REGION)
+        self.bucket = REWARDS_PHYSICAL["CatalogFeedBucket"]
+        self.feed_key = get_settings().catalog_feed_key
+        self.queue_url = REWARDS_PHYSICAL["RewardsDeliveryQueue"]
+        self.dlq_url = REWARDS_PHYSICAL["RewardsDeliveryDLQ"]
+        self.sender = str(template.load()["Parameters"]["RewardsSenderEmail"]["Default"])
+
+    def upload_feed(self, body: bytes | str) -> None:
+        self.s3.put_object(Bucket=self.bucket, Key=self.feed_key, Body=body)
+
+    def sent_emails(self) -> list[Any]:
+        """What SES accepted (moto keeps every message it was asked to send)."""
+        from moto.ses.models import ses_backends
+
+        return list(ses_backends[ACCOUNT][REGION].sent_messages)
+
+    def receive(self, queue_url: str, wait: int = 0) -> list[dict[str, Any]]:
+        return self.sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=wait,
+                                        AttributeNames=["All"], MessageAttributeNames=["All"]).get("Messages", [])
+
+
+@pytest.fixture
+def rewards(aws: Any) -> Iterator[RewardsAws]:
+    """Given the rewards' bucket (holding the sample feed), queues, KMS key and verified sender."""
+    env = RewardsAws(aws)
+    env.s3.create_bucket(Bucket=env.bucket)
+    env.upload_feed(SAMPLE_FEED.read_bytes())
+    dlq = env.sqs.create_queue(QueueName=REWARDS_DLQ)["QueueUrl"]
+    dlq_arn = env.sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    env.sqs.create_queue(QueueName=REWARDS_QUEUE, Attributes={
+        "VisibilityTimeout": "0",  # a failed message is visible again at once: tests need not wait
+        "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 3})})
+    key_id = env.kms.create_key(Description="reward codes (test)")["KeyMetadata"]["KeyId"]
+    env.kms.create_alias(AliasName=REWARDS_PHYSICAL["RewardCodesKeyAlias"], TargetKeyId=key_id)
+    env.sesv2.create_email_identity(EmailIdentity=env.sender)
+    yield env

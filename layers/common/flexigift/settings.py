@@ -18,6 +18,14 @@ class Settings(BaseModel):
     max_cards_per_user: int = 25
     # route fallback only: resource path -> "GET,POST" (from template.yaml)
     allowed_methods: dict[str, str] = Field(default_factory=dict)
+    # --- rewards ---
+    rewards_queue_url: str = ""           # email deliveries (SQS); the worker reads its own event source
+    reward_codes_key_id: str = ""         # KMS key (id, ARN or alias) that seals reward codes
+    rewards_sender_email: str = ""        # the verified SES identity reward emails come from
+    catalog_feed_bucket: str = ""         # supplier feed: an S3 object ...
+    catalog_feed_key: str = "catalog.json"
+    catalog_feed_url: str = ""            # ... or, when set, an https URL instead
+    reward_resend_limit: int = 3          # resends of one order per clock hour
 
 
 @lru_cache(maxsize=1)
@@ -28,4 +36,10 @@ def get_settings() -> Settings:
         service=env.get("POWERTOOLS_SERVICE_NAME", "flexigift"),
         stage=env.get("STAGE", "dev"),
         allowed_methods=json.loads(env.get("ALLOWED_METHODS") or "{}"),
+        rewards_queue_url=env.get("REWARDS_QUEUE_URL", ""),
+        reward_codes_key_id=env.get("REWARD_CODES_KEY_ID", ""),
+        rewards_sender_email=env.get("REWARDS_SENDER_EMAIL", ""),
+        catalog_feed_bucket=env.get("CATALOG_FEED_BUCKET", ""),
+        catalog_feed_key=env.get("CATALOG_FEED_KEY") or "catalog.json",
+        catalog_feed_url=env.get("CATALOG_FEED_URL", ""),
     )

@@ -44,3 +44,44 @@ def api_key_key(key_hash: str) -> dict[str, str]:
 
 def api_key_pointer_key(key_id: str) -> dict[str, str]:
     return {"PK": f"APIKEYID#{key_id}", "SK": "APIKEYID"}
+
+
+# --- rewards: catalog, programs, orders, resend limits ------------------------------------------------
+
+
+REWARD_TYPE = "REWARD"              # GSI1PK of every catalog item (the refresh reads them all, no Scan)
+REWARD_ORDER_TYPE = "REWARD_ORDER"
+RESEND_PREFIX = "RESENDS#"
+REWARD_ORDER_IDEMPOTENCY_PARTITION = "IDEMPOTENCY#rewards_order"  # Powertools idempotency records (SK: hash)
+
+
+def reward_key(rewards_id: int) -> dict[str, str]:
+    return {"PK": f"{REWARD_TYPE}#{rewards_id}", "SK": REWARD_TYPE}
+
+
+def reward_country_partition(country: str) -> str:
+    """GSI2PK of a catalog item while it is available: the catalog of one country (a sparse index)."""
+    return f"{REWARD_TYPE}#country#{country}"
+
+
+def program_key(program_id: str) -> dict[str, str]:
+    """A rewards program: which delivery methods its API keys may use."""
+    return {"PK": f"PROGRAM#{program_id}", "SK": "PROGRAM"}
+
+
+def reward_order_key(order_id: str) -> dict[str, str]:
+    return {"PK": f"{REWARD_ORDER_TYPE}#{order_id}", "SK": REWARD_ORDER_TYPE}
+
+
+def reward_orders_partition(program_id: str) -> str:
+    """GSI1PK of an order: the orders of one program, sorted by GSI1SK = <created_at>#<order_id>."""
+    return f"{REWARD_ORDER_TYPE}#program#{program_id}"
+
+
+def reward_order_sort(created_at: str, order_id: str) -> str:
+    return f"{created_at}#{order_id}"
+
+
+def resend_window_key(order_id: str, window: str) -> dict[str, str]:
+    """Counts the resends of one order in one clock hour (`2026-11-22T14`); expires with TTL."""
+    return {"PK": f"{REWARD_ORDER_TYPE}#{order_id}", "SK": f"{RESEND_PREFIX}{window}"}

@@ -1,0 +1,18 @@
+"""Scheduled (EventBridge): load the supplier's catalog feed and bring the rewards catalog in line with it.
+
+The answer is the run's report (what was created, updated, marked unavailable, rejected). A feed that
+cannot be fetched raises, so the run counts as failed and EventBridge's retry policy applies; a feed that
+is fetched but unusable changes nothing and is reported (and counted) instead."""
+
+from typing import Any
+
+from flexigift.logic.refresh_catalog import refresh_catalog
+from flexigift.observability import logger, metrics, tracer
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+@tracer.capture_lambda_handler(capture_response=False)
+def handler(event: dict, context: Any) -> dict:
+    logger.info("catalog refresh started", extra={"trigger": event.get("detail-type", "manual")})
+    return refresh_catalog().model_dump(mode="json")

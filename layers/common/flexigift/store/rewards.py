@@ -1,0 +1,218 @@
+"""Storage of the Giftcard Rewards: catalog items, programs, orders, resend counters, and the Powertools
+idempotency records of POST /rewards/order. The only code of the rewards that knows DynamoDB.
+
+Catalog item  PK=REWARD#<id>            GSI1 REWARD / <id:012> (all)   GSI2 REWARD#country#<CC> / <id:012>
+                                        (GSI2 only while available: a sparse index, so the catalog of a
+                                        country is one Query of available items and nothing else)
+Program       PK=PROGRAM#<id>
+Order         PK=REWARD_ORDER#<id>      GSI1 REWARD_ORDER#program#<program> / <created_at>#<id>
+Resend count  PK=REWARD_ORDER#<id>  SK=RESENDS#<hour>  (TTL expires_at)
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from flexigift.aws import dynamodb
+from flexigift.store import keys
+from flexigift.store.table import Query, Transaction, get_item, query_page, table_name, to_attr, values
+
+_INTERNAL = {"PK", "SK", "type"} | {f"{i}{p}" for i in keys.INDEXES for p in ("PK", "SK")}
+
+
+def _record(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in item.items() if k not in _INTERNAL}
+
+
+def _conditional(call: Any, **kwargs: Any) -> bool:
+    """Run a conditional write; False when its condition failed, any other error propagates."""
+    try:
+        call(TableName=table_name(), **kwargs)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
+def _update(key: dict[str, str], expression: str, condition: str, names: dict[str, str] | None = None,
+            **vals: Any) -> bool:
+    kwargs: dict[str, Any] = {"Key": to_attr(key), "UpdateExpression": expression, "ConditionExpression": condition}
+    if names:
+        kwargs["ExpressionAttributeNames"] = names
+    if vals:
+        kwargs["ExpressionAttributeValues"] = values(**vals)
+    return _conditional(dynamodb().update_item, **kwargs)
+
+
+def _query_all(q: Query) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    while True:
+        page, q.start_key = query_page(q)
+        items.extend(page)
+        if q.start_key is None:
+            return items
+
+
+# --- catalog -------------------------------------------------------------------------------------
+
+
+def get_reward(rewards_id: int) -> dict[str, Any] | None:
+    item = get_item(keys.reward_key(rewards_id))
+    return _record(item) if item else None
+
+
+def available_in(country: str) -> list[dict[str, Any]]:
+    """The available catalog items of one country, by rewards_id."""
+    q = Query(index="GSI2", pk_name="GSI2PK", pk_value=keys.reward_country_partition(country), limit=500)
+    return [_record(i) for i in _query_all(q)]
+
+
+def catalog_state() -> dict[int, dict[str, Any]]:
+    """Every catalog item ever stored (available or not): rewards_id -> content_hash, available."""
+    q = Query(index="GSI1", pk_name="GSI1PK", pk_value=keys.REWARD_TYPE, limit=500)
+    return {int(i["rewards_id"]): {"content_hash": i.get("content_hash"), "available": bool(i.get("available"))}
+            for i in _query_all(q)}
+
+
+def save_reward(record: dict[str, Any], content_hash: str, updated_at: str, expected_hash: str | None,
+                available: bool = True) -> bool:
+    """Write a catalog item, unless someone changed it since it was read (False then).
+    `expected_hash` None: the item must not exist yet. Only an available item is in its country's index."""
+    rewards_id = int(record["rewards_id"])
+    item = {**record, **keys.reward_key(rewards_id), "type": keys.REWARD_TYPE, "available": available,
+            "content_hash": content_hash, "updated_at": updated_at,
+            "GSI1PK": keys.REWARD_TYPE, "GSI1SK": keys.pad_id(rewards_id)}
+    if available:
+        item["GSI2PK"], item["GSI2SK"] = keys.reward_country_partition(record["country"]), keys.pad_id(rewards_id)
+    else:
+        item["unavailable_since"] = updated_at
+    if expected_hash is None:
+        return _conditional(dynamodb().put_item, Item=to_attr(item), ConditionExpression="attribute_not_exists(PK)")
+    return _conditional(dynamodb().put_item, Item=to_attr(item), ConditionExpression="content_hash = :expected",
+                        ExpressionAttributeValues=values(expected=expected_hash))
+
+
+def withdraw_reward(rewards_id: int, expected_hash: str | None, updated_at: str) -> bool:
+    """Mark an item unavailable (it leaves the country's sparse index). Never deleted: orders name it."""
+    return _update(keys.reward_key(rewards_id),
+                   "SET available = :no, updated_at = :at, unavailable_since = :at REMOVE GSI2PK, GSI2SK",
+                   "attribute_exists(PK) AND available = :yes AND content_hash = :expected",
+                   no=False, yes=True, at=updated_at, expected=expected_hash)
+
+
+# --- programs ------------------------------------------------------------------------------------
+
+
+def get_program(program_id: str) -> dict[str, Any] | None:
+    item = get_item(keys.program_key(program_id))
+    return _record(item) if item else None
+
+
+def put_program(program_id: str, delivery_methods: list[int], updated_at: str) -> None:
+    item = {**keys.program_key(program_id), "type": "PROGRAM", "program_id": program_id,
+            "delivery_methods": sorted(set(delivery_methods)), "updated_at": updated_at}
+    dynamodb().put_item(TableName=table_name(), Item=to_attr(item))
+
+
+# --- orders --------------------------------------------------------------------------------------
+
+
+def insert_order(record: dict[str, Any]) -> None:
+    item = {**record, **keys.reward_order_key(record["order_id"]), "type": keys.REWARD_ORDER_TYPE,
+            "GSI1PK": keys.reward_orders_partition(record["program_id"]),
+            "GSI1SK": keys.reward_order_sort(record["created_at"], record["order_id"])}
+    dynamodb().put_item(TableName=table_name(), Item=to_attr(item), ConditionExpression="attribute_not_exists(PK)")
+
+
+def get_order(order_id: str) -> dict[str, Any] | None:
+    item = get_item(keys.reward_order_key(order_id))
+    if item is None or item.get("type") != keys.REWARD_ORDER_TYPE:
+        return None
+    record = _record(item)
+    if "code_ciphertext" in record:  # boto3's Binary -> bytes
+        record["code_ciphertext"] = bytes(getattr(record["code_ciphertext"], "value", record["code_ciphertext"]))
+    return record
+
+
+def list_orders(program_id: str, limit: int,
+                start: dict[str, Any] | None) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """A page of a program's orders, newest first."""
+    items, last = query_page(Query(index="GSI1", pk_name="GSI1PK", pk_value=keys.reward_orders_partition(program_id),
+                                   limit=limit, start_key=start, forward=False))
+    return [_record(i) for i in items], last
+
+
+def claim_delivery(order_id: str, delivery_round: int, now: str) -> bool:
+    """The 'sending' marker: only one worker may send a round's email, and only once."""
+    return _update(keys.reward_order_key(order_id),
+                   "SET delivery_status = :sending, sending_at = :now, updated_at = :now ADD attempts :one",
+                   "delivery_round = :round AND delivery_status = :queued",
+                   sending="sending", queued="queued", now=now, one=1, round=delivery_round)
+
+
+def mark_delivered(order_id: str, delivery_round: int, now: str, message_id: str) -> bool:
+    return _update(keys.reward_order_key(order_id),
+                   "SET delivery_status = :delivered, order_status = :complete, delivered_at = :now, "
+                   "updated_at = :now, email_message_id = :mid REMOVE last_error, failure_reason",
+                   "delivery_round = :round AND delivery_status = :sending",
+                   delivered="delivered", complete="complete", now=now, mid=message_id, round=delivery_round,
+                   sending="sending")
+
+
+def release_claim(order_id: str, delivery_round: int, now: str, error: str) -> bool:
+    """The send failed for certain: back to 'queued' so the queue's next try may send it."""
+    return _update(keys.reward_order_key(order_id),
+                   "SET delivery_status = :queued, last_error = :error, updated_at = :now",
+                   "delivery_round = :round AND delivery_status = :sending",
+                   queued="queued", error=error, now=now, round=delivery_round, sending="sending")
+
+
+def mark_failed(order_id: str, delivery_round: int, reason: str, now: str) -> bool:
+    """Give up on a round (dead-lettered, or it could not be queued). Never undoes a delivery."""
+    return _update(keys.reward_order_key(order_id),
+                   "SET delivery_status = :failed, order_status = :failed, failure_reason = :reason, "
+                   "failed_at = :now, updated_at = :now",
+                   "delivery_round = :round AND delivery_status <> :delivered",
+                   failed="failed", reason=reason, now=now, round=delivery_round, delivered="delivered")
+
+
+def tx_count_resend(tx: Transaction, order_id: str, window: str, limit: int, expires_at: int) -> None:
+    tx.update("resend_limit", keys.resend_window_key(order_id, window),
+              "ADD resends :one SET expires_at = if_not_exists(expires_at, :exp), #t = :type",
+              condition="attribute_not_exists(resends) OR resends < :limit", names={"#t": "type"},
+              vals={"one": 1, "exp": expires_at, "limit": limit, "type": "RESENDS"})
+
+
+def tx_requeue(tx: Transaction, order: dict[str, Any], delivery_email: str, now: str) -> None:
+    """Start the next delivery round of an email order that is delivered or failed."""
+    tx.update("order", keys.reward_order_key(order["order_id"]),
+              "SET delivery_round = :next, delivery_status = :queued, order_status = :pending, "
+              "delivery_email = :email, updated_at = :now, attempts = :zero "
+              "ADD resend_count :one REMOVE failure_reason, last_error, delivered_at, failed_at",
+              condition="delivery_round = :round AND delivery_status IN (:delivered, :failed)",
+              vals={"next": int(order["delivery_round"]) + 1, "queued": "queued", "pending": "pending",
+                    "email": delivery_email, "now": now, "zero": 0, "one": 1, "round": int(order["delivery_round"]),
+                    "delivered": "delivered", "failed": "failed"})
+
+
+# --- idempotency (Powertools) --------------------------------------------------------------------
+
+
+def idempotency_store() -> Any:
+    """The Powertools persistence layer of POST /rewards/order, in the single table. Built on first use
+    (never at import) and again whenever the cached DynamoDB client is replaced (tests switch backends)."""
+    return _persistence_layer(dynamodb(), table_name())
+
+
+@lru_cache(maxsize=4)
+def _persistence_layer(client: Any, table: str) -> Any:
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
+    return DynamoDBPersistenceLayer(table_name=table, key_attr="PK", sort_key_attr="SK",
+                                    static_pk_value=keys.REWARD_ORDER_IDEMPOTENCY_PARTITION,
+                                    expiry_attr=keys.TTL_ATTRIBUTE, boto3_client=client)
+
