@@ -53,8 +53,30 @@ class Conflict(FlexigiftError):
     status, code = 409, "conflict"
 
 
+class InsufficientFunds(Conflict):
+    """The gift cards that may pay cannot cover the amount (and the caller did not accept a remainder)."""
+
+    code = "insufficient_funds"
+
+
+class CardUnusable(Conflict):
+    """A card named for a payment is blocked or expired."""
+
+    code = "card_unusable"
+
+
+class RefundExceedsPayment(Conflict):
+    code = "refund_exceeds_payment"
+
+
 class ValidationFailed(FlexigiftError):
     status, code = 422, "validation_failed"
+
+
+class IdempotencyKeyReused(ValidationFailed):
+    """An Idempotency-Key already used with a different request body."""
+
+    code = "idempotency_key_reused"
 
 
 class TooManyRequests(FlexigiftError):

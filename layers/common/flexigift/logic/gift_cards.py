@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
+from decimal import Decimal
 from typing import Any
 
 from flexigift.errors import Conflict, ValidationFailed, field_error
 from flexigift.logic.records import check_body_id, commit, load, merged, with_retries
 from flexigift.models.wallet import GiftCard, GiftCardCreate, GiftCardPatch, GiftCardReplace
 from flexigift.observability import logger, metrics
-from flexigift.store import wallet
+from flexigift.store import ledger, wallet
 from flexigift.store.table import Transaction
 
 FILTERS = ("card_id", "user_id", "issuer")
@@ -46,6 +47,10 @@ def register_card(body: GiftCardCreate) -> GiftCard:
     tx = Transaction()
     wallet.tx_insert(tx, wallet.CARD, record)
     wallet.tx_count_cards(tx, record["user_id"], +1, "user")
+    # the ledger opens with the registered balance; a new card's version is 1 (see store.ledger)
+    ledger.tx_append(tx, gift_card_id=record["id"], card_id=record["card_id"], sequence=1,
+                     activity_type="ACTIVATE", amount=record["balance"], balance_after=record["balance"],
+                     created_at=record["created_at"])
     commit(tx, {"unique": _card_id_taken(record["card_id"]), "user": _unknown_user(record["user_id"])})
     logger.info("gift card registered", extra={"id": record["id"], "issuer": record["issuer"]})
     return GiftCard.from_record(record, today())
@@ -73,6 +78,11 @@ def _save(numeric_id: int, current: dict[str, Any], version: int, new: dict[str,
                        "unlink it (PUT or PATCH the user's gift_cards) before changing card_id or user_id")
     tx = Transaction()
     wallet.tx_replace(tx, wallet.CARD, new, version)
+    change = Decimal(new["balance"]) - Decimal(current["balance"])
+    if change:  # written at the version the replace moves to, so it sorts after every earlier change
+        ledger.tx_append(tx, gift_card_id=numeric_id, card_id=new["card_id"], sequence=version + 1,
+                         activity_type="ADJUST", amount=change, balance_after=new["balance"],
+                         created_at=new["updated_at"])
     if renamed:
         wallet.tx_release_unique(tx, wallet.CARD, current["card_id"], numeric_id)
         wallet.tx_claim_unique(tx, wallet.CARD, new["card_id"], numeric_id)
@@ -80,7 +90,7 @@ def _save(numeric_id: int, current: dict[str, Any], version: int, new: dict[str,
         wallet.tx_count_cards(tx, current["user_id"], -1, "old_user")
         wallet.tx_count_cards(tx, new["user_id"], +1, "user")
     commit(tx, {"unique": _card_id_taken(new["card_id"]), "user": _unknown_user(new["user_id"])},
-           stale_labels=("record", "release_unique", "old_user"))
+           stale_labels=("record", "release_unique", "old_user", "activity"))
     logger.info("gift card updated", extra={"id": numeric_id})
     return GiftCard.from_record(new, today())
 

@@ -46,6 +46,33 @@ def api_key_pointer_key(key_id: str) -> dict[str, str]:
     return {"PK": f"APIKEYID#{key_id}", "SK": "APIKEYID"}
 
 
+# --- checkout: ledger, payments, refunds, idempotency ----------------------------------------------
+
+
+ACTIVITY_PREFIX = "ACTIVITY#"
+REFUND_PREFIX = "REFUND#"
+
+
+def activity_key(card_numeric_id: int, sequence: int) -> dict[str, str]:
+    """A ledger entry of a card. It lives in the card's partition, so one Query reads the ledger in order;
+    `sequence` is the card's version after the change, so entries sort as the balance changed."""
+    return {"PK": f"CARD#{card_numeric_id}", "SK": f"{ACTIVITY_PREFIX}{pad_id(sequence)}"}
+
+
+def payment_key(payment_id: str) -> dict[str, str]:
+    return {"PK": f"PAYMENT#{payment_id}", "SK": "PAYMENT"}
+
+
+def refund_key(payment_id: str, sequence: int) -> dict[str, str]:
+    """A refund of a payment, in the payment's partition: one Query reads a payment with its refunds."""
+    return {"PK": f"PAYMENT#{payment_id}", "SK": f"{REFUND_PREFIX}{pad_id(sequence)}"}
+
+
+def idempotency_key(caller_key_id: str, operation: str, key: str) -> dict[str, str]:
+    """An Idempotency-Key as one caller (API key) used it for one operation."""
+    return {"PK": f"IDEMPOTENCY#{caller_key_id}#{operation}#{key}", "SK": "IDEMPOTENCY"}
+
+
 # --- rewards: catalog, programs, orders, resend limits ------------------------------------------------
 
 

@@ -63,6 +63,9 @@ class Query:
     start_key: dict[str, Any] | None = None
     filters: dict[str, Any] = field(default_factory=dict)  # attribute -> required value
     forward: bool = True
+    sk_name: str | None = None      # with sk_prefix: only items whose sort key begins with it
+    sk_prefix: str | None = None
+    consistent: bool = False        # base table only: a strongly consistent read
 
 
 def query_page(q: Query) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
@@ -74,9 +77,14 @@ def query_page(q: Query) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
         names[f"#f{i}"] = attribute
         vals[f":f{i}"] = value
         conditions.append(f"#f{i} = :f{i}")
+    key_condition = "#pk = :pk"
+    if q.sk_name and q.sk_prefix:
+        names["#sk"] = q.sk_name
+        vals[":skp"] = q.sk_prefix
+        key_condition += " AND begins_with(#sk, :skp)"
     kwargs: dict[str, Any] = {
         "TableName": table_name(),
-        "KeyConditionExpression": "#pk = :pk",
+        "KeyConditionExpression": key_condition,
         "ExpressionAttributeNames": names,
         "ExpressionAttributeValues": values(**{k[1:]: v for k, v in vals.items()}),
         "Limit": q.limit,
@@ -84,6 +92,8 @@ def query_page(q: Query) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
     }
     if q.index:
         kwargs["IndexName"] = q.index
+    elif q.consistent:
+        kwargs["ConsistentRead"] = True
     if conditions:
         kwargs["FilterExpression"] = " AND ".join(conditions)
     if q.start_key:

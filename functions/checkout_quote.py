@@ -1,0 +1,22 @@
+"""POST /checkout/quote: which of the user's gift cards can pay for the items, and what would remain."""
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler.openapi.params import Body
+
+from flexigift.api import create_resolver, json_response, lambda_entry, require_scope
+from flexigift.logic.checkout import quote
+from flexigift.models.checkout import Quote, QuoteRequest
+
+app = create_resolver()
+
+
+@app.post("/checkout/quote", operation_id="checkout_quote",
+          responses={200: {"description": "The quote",
+                          "content": {"application/json": {"model": Quote}}}})
+def handle(body: Annotated[QuoteRequest, Body()]):
+    require_scope(app, "checkout")
+    return json_response(app, 200, quote(body))
+
+
+handler = lambda_entry(app)

@@ -1,0 +1,25 @@
+"""POST /payments: debit the user's gift cards for the items, once per Idempotency-Key."""
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler.openapi.params import Body
+
+from flexigift.api import create_resolver, json_response, lambda_entry, require_scope
+from flexigift.logic.checkout import IDEMPOTENCY_HEADER, create_payment
+from flexigift.models.checkout import Payment, PaymentCreate
+
+app = create_resolver()
+
+
+@app.post("/payments", operation_id="create_payment",
+          responses={201: {"description": "Captured (or the payment already made under this Idempotency-Key)",
+                          "content": {"application/json": {"model": Payment}}}})
+def handle(body: Annotated[PaymentCreate, Body()]):
+    who = require_scope(app, "checkout")
+    key = app.current_event.headers.get(IDEMPOTENCY_HEADER)
+    payment, replayed = create_payment(body, key, who.key_id, who.program_id)
+    return json_response(app, 201, payment, {"Location": f"/payments/{payment.id}",
+                                             "Idempotent-Replayed": str(replayed).lower()})
+
+
+handler = lambda_entry(app)

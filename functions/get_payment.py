@@ -1,0 +1,18 @@
+"""GET /payments/{id}: a payment with its refunds."""
+
+from flexigift.api import create_resolver, json_response, lambda_entry, require_scope
+from flexigift.logic.checkout import get_payment
+from flexigift.models.checkout import Payment
+
+app = create_resolver()
+
+
+@app.get("/payments/<id>", operation_id="get_payment",
+         responses={200: {"description": "The payment",
+                         "content": {"application/json": {"model": Payment}}}})
+def handle(id: str):
+    who = require_scope(app, "checkout")
+    return json_response(app, 200, get_payment(id, who.program_id))
+
+
+handler = lambda_entry(app)

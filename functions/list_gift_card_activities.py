@@ -1,0 +1,26 @@
+"""GET /gift_cards/{id}/activities: the card's ledger, oldest first; next page in the Link header."""
+
+from typing import Annotated, Optional
+
+from aws_lambda_powertools.event_handler.openapi.params import Query
+
+from flexigift.api import create_resolver, lambda_entry, page_response, query_params, require_scope
+from flexigift.logic.activities import FILTERS, list_activities
+from flexigift.models.checkout import Activity
+
+app = create_resolver()
+OptionalText = Optional[str]
+
+
+@app.get("/gift_cards/<id>/activities", operation_id="list_gift_card_activities",
+         responses={200: {"description": "A page",
+                         "content": {"application/json": {"model": list[Activity]}}}})
+def handle(id: int, limit: Annotated[Optional[int], Query(ge=1, le=100)] = None,
+           cursor: Annotated[OptionalText, Query()] = None):
+    require_scope(app, "wallet:read")
+    filters, page_size, page_cursor = query_params(app, FILTERS)
+    items, next_cursor = list_activities(id, filters, page_size, page_cursor)
+    return page_response(app, items, next_cursor, filters, page_size)
+
+
+handler = lambda_entry(app)

@@ -1,0 +1,194 @@
+"""Checkout: what a merchant sends to quote, pay and refund with a user's gift cards, and what it gets back.
+Every amount is a Decimal with at most two places, written as a JSON number."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Optional
+
+from pydantic import Field, StrictBool, field_validator
+
+from flexigift.models.common import Identifier, Money, RequestModel, ResponseModel, money_number
+
+Quantity = Annotated[int, Field(strict=True, ge=1, le=100)]
+PositiveMoney = Annotated[Money, Field(gt=0)]
+
+
+class LineItem(RequestModel):
+    product_id: Identifier
+    quantity: Quantity = 1
+
+
+def _distinct_products(items: list[LineItem]) -> list[LineItem]:
+    seen: set[str] = set()
+    for item in items:
+        if item.product_id in seen:
+            raise ValueError(f"lists product '{item.product_id}' twice: give it once with a quantity")
+        seen.add(item.product_id)
+    return items
+
+
+def _distinct_cards(cards: Optional[list[str]]) -> Optional[list[str]]:
+    if cards is not None and len(set(cards)) != len(cards):
+        raise ValueError("must not list the same card twice")
+    return cards
+
+
+class QuoteRequest(RequestModel):
+    user_id: Identifier
+    items: Annotated[list[LineItem], Field(min_length=1, max_length=50)]
+    cards: Optional[Annotated[list[Identifier], Field(min_length=1, max_length=25)]] = Field(
+        default=None, description="Pay only with these of the user's cards, in this order")
+
+    _items = field_validator("items")(_distinct_products)
+    _cards = field_validator("cards")(_distinct_cards)
+
+
+class PaymentCreate(QuoteRequest):
+    allow_remainder: StrictBool = Field(
+        default=False, description="Capture what the gift cards can pay even if it is less than the total")
+
+
+class RefundCreate(RequestModel):
+    amount: Optional[PositiveMoney] = Field(default=None, description="Left out: everything not yet refunded")
+
+
+# --- responses -----------------------------------------------------------------------------------
+
+
+def _money(value: object) -> Decimal:
+    return money_number(Decimal(str(value)))
+
+
+class Allocation(ResponseModel):
+    card_id: str
+    gift_card_id: int = Field(description="The card's numeric id: /gift_cards/{id}")
+    amount: Decimal
+    balance_after: Decimal
+
+    @classmethod
+    def from_record(cls, record: dict) -> Allocation:
+        return cls(card_id=record["card_id"], gift_card_id=int(record["gift_card_id"]),
+                   amount=_money(record["amount"]), balance_after=_money(record["balance_after"]))
+
+
+class QuoteCard(ResponseModel):
+    card_id: str
+    gift_card_id: int
+    issuer: str
+    balance: Decimal
+    expiry_date: str
+
+
+class QuoteLine(ResponseModel):
+    product_id: str
+    name: str
+    eligible_issuer: str
+    quantity: int
+    unit_price: Decimal
+    amount: Decimal
+    payable_by_gift_cards: Decimal
+    remainder_due: Decimal
+    cards: list[QuoteCard] = Field(description="The user's linked cards that can pay for this item")
+
+
+class Quote(ResponseModel):
+    user_id: str
+    items: list[QuoteLine]
+    total: Decimal
+    payable_by_gift_cards: Decimal
+    remainder_due: Decimal
+    allocations: list[Allocation] = Field(description="What a payment made now would debit")
+
+
+class PaymentLine(ResponseModel):
+    product_id: str
+    name: str
+    eligible_issuer: str
+    quantity: int
+    unit_price: Decimal
+    amount: Decimal
+    paid_by_gift_cards: Decimal
+    remainder_due: Decimal
+
+    @classmethod
+    def from_record(cls, record: dict) -> PaymentLine:
+        return cls(**{**record, "quantity": int(record["quantity"]),
+                      **{k: _money(record[k]) for k in ("unit_price", "amount", "paid_by_gift_cards",
+                                                        "remainder_due")}})
+
+
+class Refund(ResponseModel):
+    id: str
+    payment_id: str
+    amount: Decimal
+    allocations: list[Allocation]
+    created_at: str
+
+    @classmethod
+    def from_record(cls, record: dict) -> Refund:
+        return cls(id=record["id"], payment_id=record["payment_id"], amount=_money(record["amount"]),
+                   allocations=[Allocation.from_record(a) for a in record["allocations"]],
+                   created_at=record["created_at"])
+
+
+class PaymentStatus(StrEnum):
+    CAPTURED = "captured"
+    PARTIALLY_REFUNDED = "partially_refunded"
+    REFUNDED = "refunded"
+
+
+class Payment(ResponseModel):
+    id: str
+    status: PaymentStatus
+    amount: Decimal = Field(description="Captured from gift cards")
+    total: Decimal = Field(description="The items' total price")
+    remainder_due: Decimal = Field(description="Left for the merchant to collect by other means")
+    allocations: list[Allocation]
+    refunded_amount: Decimal
+    user_id: str
+    items: list[PaymentLine]
+    created_at: str
+    refunds: list[Refund] = []
+
+    @classmethod
+    def from_record(cls, record: dict, refunds: list[dict] | None = None) -> Payment:
+        return cls(
+            id=record["id"], status=PaymentStatus(record["status"]), amount=_money(record["amount"]),
+            total=_money(record["total"]), remainder_due=_money(record["remainder_due"]),
+            allocations=[Allocation.from_record(a) for a in record["allocations"]],
+            refunded_amount=_money(record.get("refunded_amount", 0)), user_id=record["user_id"],
+            items=[PaymentLine.from_record(i) for i in record["items"]], created_at=record["created_at"],
+            refunds=[Refund.from_record(r) for r in refunds or []],
+        )
+
+
+# --- ledger --------------------------------------------------------------------------------------
+
+
+class ActivityType(StrEnum):
+    ACTIVATE = "ACTIVATE"   # the card was registered with its opening balance
+    REDEEM = "REDEEM"       # a payment debited the card
+    REFUND = "REFUND"       # a refund credited the card back
+    ADJUST = "ADJUST"       # the balance was changed by PUT or PATCH of the card
+
+
+class Activity(ResponseModel):
+    sequence: int = Field(description="Position in the card's ledger (gaps allowed, never reordered)")
+    gift_card_id: int
+    card_id: str
+    type: ActivityType
+    amount: Decimal = Field(description="Signed: what the balance changed by (REDEEM is negative)")
+    balance_after: Decimal
+    reference: Optional[str] = Field(default=None, description="The payment id for REDEEM and REFUND")
+    refund_id: Optional[str] = None
+    created_at: str
+
+    @classmethod
+    def from_record(cls, record: dict) -> Activity:
+        return cls(sequence=int(record["sequence"]), gift_card_id=int(record["gift_card_id"]),
+                   card_id=record["card_id"], type=ActivityType(record["activity_type"]),
+                   amount=_money(record["amount"]), balance_after=_money(record["balance_after"]),
+                   reference=record.get("reference"), refund_id=record.get("refund_id"),
+                   created_at=record["created_at"])

@@ -1,0 +1,127 @@
+"""Storage of checkout: payments, their refunds, Idempotency-Keys, and the conditional card debits and
+credits that move money. Functions named tx_* add one item to a Transaction; logic commits it.
+
+The conditions here are the rules of money, held by DynamoDB at the moment of the write rather than
+by the code that read the card earlier:
+  debit   version unchanged, balance >= amount, state ACTIVE, not expired, linked to this user
+  credit  version unchanged (a refund may go to an expired or blocked card: the money is the user's)
+  refund  the payment's refund count unchanged and its refunded total leaves room for this refund
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from flexigift.store import keys
+from flexigift.store.table import Query, Transaction, get_item, query_page
+
+PAYMENT_TYPE = "PAYMENT"
+REFUND_TYPE = "REFUND"
+IDEMPOTENCY_TYPE = "IDEMPOTENCY"
+
+
+def _record(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in item.items() if k not in ("PK", "SK", "type")}
+
+
+# --- idempotency ---------------------------------------------------------------------------------
+
+
+def get_idempotency(key: dict[str, str]) -> dict[str, Any] | None:
+    item = get_item(key)
+    return _record(item) if item else None
+
+
+def tx_claim_idempotency(tx: Transaction, key: dict[str, str], record: dict[str, Any]) -> None:
+    """Claim an Idempotency-Key in the same transaction as the effect it guards: either both are
+    stored or neither is. Label 'idempotency' fails if the key was claimed first."""
+    tx.put("idempotency", {**key, "type": IDEMPOTENCY_TYPE, **record}, condition="attribute_not_exists(PK)")
+
+
+# --- payments and refunds ------------------------------------------------------------------------
+
+
+def tx_put_payment(tx: Transaction, record: dict[str, Any]) -> None:
+    tx.put("payment", {**keys.payment_key(record["id"]), "type": PAYMENT_TYPE, **record},
+           condition="attribute_not_exists(PK)")
+
+
+def get_payment(payment_id: str) -> dict[str, Any] | None:
+    item = get_item(keys.payment_key(payment_id))
+    return _record(item) if item and item.get("type") == PAYMENT_TYPE else None
+
+
+def get_payment_with_refunds(payment_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
+    """A payment and its refunds (oldest first), read consistently with one Query of its partition."""
+    partition = keys.payment_key(payment_id)["PK"]
+    payment, refunds, start = None, [], None
+    while True:
+        items, start = query_page(Query(index=None, pk_name="PK", pk_value=partition, limit=100,
+                                        start_key=start, consistent=True))
+        for item in items:
+            if item.get("type") == PAYMENT_TYPE:
+                payment = _record(item)
+            elif item.get("type") == REFUND_TYPE:
+                refunds.append(_record(item))
+        if start is None:
+            break
+    if payment is None:
+        return None
+    refunds.sort(key=lambda r: int(r["sequence"]))
+    return payment, refunds
+
+
+def get_refund(payment_id: str, sequence: int) -> dict[str, Any] | None:
+    item = get_item(keys.refund_key(payment_id, sequence))
+    return _record(item) if item else None
+
+
+def tx_record_refund(tx: Transaction, payment: dict[str, Any], refund: dict[str, Any],
+                     allocations: list[dict[str, Any]], status: str) -> None:
+    """Add a refund to its payment: the payment's totals move under a condition on what was read
+    (refund_count) and on the rule itself (refunded_amount <= amount - this refund), and the refund
+    item is written beside it. Labels: 'payment', 'refund'."""
+    count = int(payment.get("refund_count", 0))
+    amount = Decimal(refund["amount"])
+    tx.update(
+        "payment", keys.payment_key(payment["id"]),
+        "SET #ref = #ref + :amount, #cnt = :next, #alloc = :alloc, #st = :status, #upd = :now",
+        condition="#cnt = :count AND #ref <= :limit",
+        names={"#ref": "refunded_amount", "#cnt": "refund_count", "#alloc": "allocations", "#st": "status",
+               "#upd": "updated_at"},
+        vals={"amount": amount, "next": count + 1, "count": count, "limit": Decimal(payment["amount"]) - amount,
+              "alloc": allocations, "status": status, "now": refund["created_at"]},
+    )
+    tx.put("refund", {**keys.refund_key(payment["id"], int(refund["sequence"])), "type": REFUND_TYPE, **refund},
+           condition="attribute_not_exists(PK)")
+
+
+# --- card balance moves --------------------------------------------------------------------------
+
+
+def tx_debit_card(tx: Transaction, *, gift_card_id: int, amount: Decimal, expected_version: int, user_id: str,
+                  today: str, now: str, label: str) -> None:
+    """Take `amount` off a card, only if every rule of spending still holds when DynamoDB writes it."""
+    tx.update(
+        label, keys.entity_key("CARD", gift_card_id),
+        "SET #bal = #bal - :amount, #v = #v + :one, #upd = :now",
+        condition=("#v = :version AND #bal >= :amount AND #st = :active AND #exp >= :today "
+                   "AND #linked = :yes AND #uid = :uid"),
+        names={"#bal": "balance", "#v": "version", "#upd": "updated_at", "#st": "state", "#exp": "expiry_date",
+               "#linked": "linked", "#uid": "user_id"},
+        vals={"amount": amount, "one": 1, "now": now, "version": expected_version, "active": "ACTIVE",
+              "today": today, "yes": True, "uid": user_id},
+    )
+
+
+def tx_credit_card(tx: Transaction, *, gift_card_id: int, amount: Decimal, expected_version: int, now: str,
+                   label: str) -> None:
+    """Give `amount` back to a card (refund): allowed whatever its state or expiry."""
+    tx.update(
+        label, keys.entity_key("CARD", gift_card_id),
+        "SET #bal = #bal + :amount, #v = #v + :one, #upd = :now",
+        condition="attribute_exists(PK) AND #v = :version",
+        names={"#bal": "balance", "#v": "version", "#upd": "updated_at"},
+        vals={"amount": amount, "one": 1, "now": now, "version": expected_version},
+    )

@@ -1,0 +1,69 @@
+"""Storage of a gift card's ledger: one append-only item per balance change, in the card's partition.
+
+An entry is only ever written in the same transaction as the balance change it records, with
+attribute_not_exists(PK) so it can never overwrite another. Its sort key carries the card's version after
+the change; every write to a card moves the version by exactly one under a `version = :expected`
+condition, so entries are ordered as the balance moved and two writers cannot claim the same position.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from flexigift.errors import InvalidCursor
+from flexigift.store import keys
+from flexigift.store.table import Query, Transaction, query_page
+from flexigift.store.wallet import decode_cursor, encode_cursor
+
+ITEM_TYPE = "ACTIVITY"
+
+
+def tx_append(tx: Transaction, *, gift_card_id: int, card_id: str, sequence: int, activity_type: str,
+              amount: Decimal, balance_after: Decimal, created_at: str, reference: str | None = None,
+              refund_id: str | None = None, label: str = "activity") -> None:
+    """Add a ledger entry to a transaction. `amount` is signed: what the balance changed by."""
+    item = {
+        **keys.activity_key(gift_card_id, sequence),
+        "type": ITEM_TYPE,
+        "gift_card_id": gift_card_id,
+        "card_id": card_id,
+        "sequence": sequence,
+        "activity_type": activity_type,
+        "amount": amount,
+        "balance_after": balance_after,
+        "reference": reference,
+        "refund_id": refund_id,
+        "created_at": created_at,
+    }
+    tx.put(label, item, condition="attribute_not_exists(PK)")
+
+
+def _record(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in item.items() if k not in ("PK", "SK", "type")}
+
+
+def list_page(gift_card_id: int, activity_type: str | None, limit: int,
+              cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of a card's ledger, oldest first; optionally only one type of activity."""
+    partition = keys.activity_key(gift_card_id, 0)["PK"]
+    start = decode_cursor(cursor, {"PK", "SK"}, ("PK", partition)) if cursor else None
+    if start is not None and not start["SK"].startswith(keys.ACTIVITY_PREFIX):
+        raise InvalidCursor("cursor does not belong to this listing; use the Link header of the previous page")
+    filters = {"activity_type": activity_type} if activity_type else {}
+    items, last = query_page(Query(index=None, pk_name="PK", pk_value=partition, limit=limit, start_key=start,
+                                   filters=filters, sk_name="SK", sk_prefix=keys.ACTIVITY_PREFIX))
+    return [_record(i) for i in items], (encode_cursor(last) if last else None)
+
+
+def all_entries(gift_card_id: int) -> list[dict[str, Any]]:
+    """The whole ledger of a card, read consistently (reconciliation and tests)."""
+    partition = keys.activity_key(gift_card_id, 0)["PK"]
+    entries: list[dict[str, Any]] = []
+    start = None
+    while True:
+        items, start = query_page(Query(index=None, pk_name="PK", pk_value=partition, limit=100, start_key=start,
+                                        sk_name="SK", sk_prefix=keys.ACTIVITY_PREFIX, consistent=True))
+        entries.extend(_record(i) for i in items)
+        if start is None:
+            return entries
