@@ -50,12 +50,12 @@ e2e: $(VENV)/.installed
 
 # Docker-free twin of `sam local invoke`: make invoke FN=CreateUserFunction EVENT=events/create_user.json
 invoke: $(VENV)/.installed
-	$(PY) -m local.invoke $(FN) --event $(EVENT)
+	@$(PY) -m local.invoke $(FN) --event $(EVENT) $(if $(ENV_VARS),--env-vars $(ENV_VARS))
 
 # Create an API key on a running local stack: make api-key SCOPES="wallet:read wallet:write"
 SCOPES ?= wallet:read
 api-key: $(VENV)/.installed
-	$(PY) -m local.admin create-key --port $(PORT) --scopes "$(SCOPES)"
+	@$(PY) -m local.admin create-key --port $(PORT) --scopes "$(SCOPES)"
 
 validate: $(VENV_SAM)/.installed
 	$(VENV_SAM)/bin/sam validate --lint --template template.yaml

@@ -40,6 +40,7 @@ class Route:
     method: str          # GET, POST, ... or ANY
     path: str            # /users/{id}
     function: str        # logical id
+    authorizer: str | None = None   # name of the API authorizer in force; None for Authorizer: NONE
 
     @property
     def pattern(self) -> re.Pattern[str]:
@@ -56,6 +57,8 @@ class Function:
     environment: dict[str, Any] = field(default_factory=dict)
     events: dict[str, dict[str, Any]] = field(default_factory=dict)
     timeout: int = 10
+    memory_size: int = 128
+    layers: list[str] = field(default_factory=list)   # content directories of its layers (/opt in Lambda)
 
     @property
     def module(self) -> str:
@@ -90,8 +93,20 @@ def functions() -> dict[str, Function]:
             environment=env,
             events=props.get("Events", {}) or {},
             timeout=int(props.get("Timeout", globals_.get("Timeout", 10))),
+            memory_size=int(props.get("MemorySize", globals_.get("MemorySize", 128))),
+            # SAM adds a function's own Layers to the global ones
+            layers=[_layer_content(layer) for layer in [*globals_.get("Layers", []), *props.get("Layers", [])]],
         )
     return result
+
+
+def _layer_content(layer: Any) -> str:
+    """ContentUri of a layer given as !Ref to an AWS::Serverless::LayerVersion of this template."""
+    name = layer.get("Ref") if isinstance(layer, dict) else None
+    resource = resources().get(name or "", {})
+    if resource.get("Type") != "AWS::Serverless::LayerVersion":
+        raise LookupError(f"layer {layer!r} is not an AWS::Serverless::LayerVersion of this template")
+    return resource["Properties"]["ContentUri"]
 
 
 def routes() -> list[Route]:
@@ -101,12 +116,61 @@ def routes() -> list[Route]:
         for event in fn.events.values():
             if event.get("Type") == "Api":
                 props = event["Properties"]
-                found.append(Route(props["Method"].upper(), props["Path"], fn.logical_id))
+                found.append(Route(props["Method"].upper(), props["Path"], fn.logical_id,
+                                   _route_authorizer(props)))
 
     def order(route: Route) -> tuple[int, int, int]:
         return (route.method == "ANY", "+}" in route.path, route.path.count("{"))
 
     return sorted(found, key=order)
+
+
+def _api_auth(rest_api_id: Any = None) -> dict[str, Any]:
+    apis = resources("AWS::Serverless::Api")
+    name = rest_api_id.get("Ref") if isinstance(rest_api_id, dict) else None
+    if name is None and len(apis) == 1:
+        name = next(iter(apis))
+    return (apis.get(name or "", {}).get("Properties", {}) or {}).get("Auth", {}) or {}
+
+
+def _route_authorizer(event_properties: dict[str, Any]) -> str | None:
+    """The authorizer of one Api event: its own Auth.Authorizer, else the API's default (NONE: none)."""
+    own = (event_properties.get("Auth") or {}).get("Authorizer")
+    name = own or _api_auth(event_properties.get("RestApiId")).get("DefaultAuthorizer")
+    return None if not name or name == "NONE" else name
+
+
+@dataclass(frozen=True)
+class Authorizer:
+    name: str
+    function: str                        # logical id of the authorizer function
+    payload_type: str                    # REQUEST or TOKEN
+    identity_headers: tuple[str, ...]    # a request lacking any of these gets 401 without a call
+
+
+def authorizers() -> dict[str, Authorizer]:
+    """The Lambda authorizers declared on the template's APIs, by name."""
+    found = {}
+    for api in resources("AWS::Serverless::Api").values():
+        auth = api.get("Properties", {}).get("Auth", {}) or {}
+        for name, spec in (auth.get("Authorizers") or {}).items():
+            arn = spec.get("FunctionArn", {})
+            if "Fn::GetAtt" not in arn:
+                continue
+            payload = str(spec.get("FunctionPayloadType", "TOKEN")).upper()
+            identity = spec.get("Identity") or {}
+            headers = tuple(identity.get("Headers") or ([] if payload == "REQUEST" else
+                                                        [identity.get("Header", "Authorization")]))
+            found[name] = Authorizer(name, arn["Fn::GetAtt"][0], payload, headers)
+    return found
+
+
+def gateway_responses() -> dict[str, dict[str, Any]]:
+    """The API's GatewayResponses: type -> {StatusCode, ResponseTemplates, ResponseParameters}."""
+    found: dict[str, dict[str, Any]] = {}
+    for api in resources("AWS::Serverless::Api").values():
+        found.update(api.get("Properties", {}).get("GatewayResponses") or {})
+    return found
 
 
 def authorizer_function() -> str:

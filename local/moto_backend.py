@@ -1,0 +1,106 @@
+"""moto's server on loopback: the AWS services of the local stack (DynamoDB today; SQS, SES, KMS, S3 later).
+
+moto's WSGI app does not serialise concurrent requests, so two conditional writes could both succeed.
+DynamoDB applies each request atomically (per item, and per transaction), so one lock around the whole
+app makes every request atomic here too: a slower DynamoDB, never a more forgiving one.
+
+The server runs in a background thread of the stack process rather than in a child process: its state
+(the tables) then lives exactly as long as the stack, a killed stack leaves no orphan behind, it starts
+in a fraction of a second, and it would gain nothing from a process of its own because the lock lets one
+request in at a time anyway. The handlers run in other processes (local/workers.py) and reach it over
+HTTP, as deployed functions reach DynamoDB.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterable
+from typing import Any
+
+REGION = "us-east-1"
+ACCOUNT_ID = "123456789012"  # moto's default account
+DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+
+# Variables that would send boto3 somewhere other than the endpoint below, or to a real account
+_FOREIGN_AWS_VARIABLES = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN",
+                          "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                          "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")
+
+
+class SerialisedApp:
+    """A WSGI app that lets one request at a time into the wrapped app, body included."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        with self.lock:
+            result = self.app(environ, start_response)
+            try:
+                body = [bytes(chunk) for chunk in result]  # fully computed under the lock
+            finally:
+                close = getattr(result, "close", None)
+                if close:
+                    close()
+        return body
+
+
+class MotoServer:
+    """moto's server app (all services, dispatched on the request) behind one lock, on 127.0.0.1."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.host = host
+        self.port = port
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def endpoint(self) -> str:
+        if self._server is None:
+            raise RuntimeError("moto server not started")
+        return f"http://{self.host}:{self._server.server_port}"
+
+    def start(self) -> None:
+        from moto.moto_server.werkzeug_app import (
+            DomainDispatcherApplication,
+            MotoRequestHandler,
+            create_backend_app,
+        )
+        from werkzeug.serving import make_server
+
+        class QuietHandler(MotoRequestHandler):
+            def log_request(self, code: Any = "-", size: Any = "-") -> None:
+                pass  # the gateway logs each API request; one line per DynamoDB call is noise
+
+        app = SerialisedApp(DomainDispatcherApplication(create_backend_app))
+        self._server = make_server(self.host, self.port, app, threaded=True, request_handler=QuietHandler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
+                                        name="moto", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._server = self._thread = None
+
+
+def aws_environment(endpoint: str | None) -> dict[str, str]:
+    """What boto3 needs to talk to moto (endpoint None: in-process moto, nothing to point at)."""
+    env = {"AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION, **DUMMY_CREDENTIALS}
+    if endpoint:
+        env["AWS_ENDPOINT_URL"] = endpoint
+    return env
+
+
+def point_boto3_at(endpoint: str | None) -> None:
+    """Put aws_environment() into os.environ and drop anything that could reach a real account."""
+    for name in list(os.environ):
+        if name in _FOREIGN_AWS_VARIABLES or name.startswith("AWS_ENDPOINT_URL"):
+            del os.environ[name]
+    os.environ.update(aws_environment(endpoint))

@@ -1,0 +1,177 @@
+"""The local gateway's API Gateway contract, over HTTP, with stand-in functions: the paths that the real
+handlers never take (a function that raises, a Deny policy, a malformed proxy response) and the exact
+shape of the events the handlers receive."""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import requests
+
+from local import lambda_runtime, template
+from local.gateway import Gateway, make_server
+from tests.e2e.conftest import assert_error_shape
+
+pytestmark = pytest.mark.e2e
+
+ARN_PREFIX = "arn:aws:execute-api:us-east-1:123456789012:localapi/local/"
+
+
+class FunctionFailed(Exception):
+    pass
+
+
+def allow(resource: str = ARN_PREFIX + "*", effect: str = "Allow") -> dict[str, Any]:
+    return {"principalId": "key_test", "context": {"key_id": "key_test", "scopes": "wallet:read"},
+            "policyDocument": {"Version": "2012-10-17",
+                               "Statement": [{"Action": "execute-api:Invoke", "Effect": effect,
+                                              "Resource": resource}]}}
+
+
+def ok(body: Any = None) -> dict[str, Any]:
+    return {"statusCode": 200, "headers": {"Content-Type": "application/json"}, "body": json.dumps(body or {})}
+
+
+class StandInFunctions:
+    """Plays every function of the template: records the events, answers what a test sets."""
+
+    def __init__(self) -> None:
+        self.events: dict[str, list[dict[str, Any]]] = {}
+        self.authorizer: Callable[[dict[str, Any]], Any] = lambda event: allow()
+        self.route: Callable[[dict[str, Any]], Any] = lambda event: ok({"served": True})
+
+    def invoke(self, fn: template.Function, event: dict[str, Any], request_id: str) -> lambda_runtime.Outcome:
+        self.events.setdefault(fn.logical_id, []).append(event)
+        behaviour = self.authorizer if fn.logical_id == template.authorizer_function() else self.route
+        try:
+            return lambda_runtime.Outcome(json.loads(json.dumps(behaviour(event))), False, 1.0)
+        except FunctionFailed as exc:
+            return lambda_runtime.Outcome({"errorMessage": str(exc), "errorType": "FunctionFailed"}, True, 1.0)
+
+
+@pytest.fixture
+def functions() -> StandInFunctions:
+    return StandInFunctions()
+
+
+@pytest.fixture
+def base_url(functions: StandInFunctions) -> Iterator[str]:
+    server = make_server(Gateway(functions, log=lambda line: None), "127.0.0.1", 0)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    server.server_close()
+
+
+def call(method: str, url: str, **kwargs: Any) -> requests.Response:
+    return requests.request(method, url, timeout=10, **kwargs)
+
+
+def error_of(response: requests.Response, status: int, code: str) -> dict[str, Any]:
+    assert response.status_code == status, (response.status_code, response.text)
+    body = response.json()
+    assert_error_shape(body, code)
+    assert body["request_id"] == response.headers["x-amzn-RequestId"]
+    return body["error"]
+
+
+def test_the_proxy_event_is_api_gateways(base_url: str, functions: StandInFunctions):
+    """Given an allowed request with a path id, repeated query parameters and a JSON body,
+    when it reaches the function, then the event carries the resource, the decoded path parameters, single
+    and multi-value query strings and headers, the text body, and the authorizer's context and principal."""
+    response = call("PATCH", f"{base_url}/users/42?a=1&a=2&b=", data='{"name": "Jack"}',
+                              headers={"Authorization": "Bearer k", "Content-Type": "application/json"})
+    assert response.status_code == 200, response.text
+    [event] = functions.events["UpdateUserFunction"]
+    assert event["resource"] == "/users/{id}" and event["path"] == "/users/42"
+    assert event["httpMethod"] == "PATCH" and event["pathParameters"] == {"id": "42"}
+    assert event["queryStringParameters"] == {"a": "2", "b": ""}
+    assert event["multiValueQueryStringParameters"] == {"a": ["1", "2"], "b": [""]}
+    assert event["headers"]["Authorization"] == "Bearer k"
+    assert event["multiValueHeaders"]["Content-Type"] == ["application/json"]
+    assert event["body"] == '{"name": "Jack"}' and event["isBase64Encoded"] is False
+    context = event["requestContext"]
+    assert context["stage"] == "local" and context["resourcePath"] == "/users/{id}" and context["path"] == "/users/42"
+    assert context["authorizer"] == {"key_id": "key_test", "scopes": "wallet:read", "principalId": "key_test"}
+    assert context["requestId"] == response.headers["x-amzn-RequestId"]
+    [authorizer_event] = functions.events["AuthorizerFunction"]
+    assert authorizer_event["type"] == "REQUEST"
+    assert authorizer_event["methodArn"] == ARN_PREFIX + "PATCH/users/42"
+    assert authorizer_event["headers"]["Authorization"] == "Bearer k"
+
+
+def test_a_missing_authorization_header_is_401_without_calling_the_authorizer(base_url: str,
+                                                                               functions: StandInFunctions):
+    """Given no Authorization header, when a route is called, then 401 and neither function runs."""
+    error_of(call("GET", f"{base_url}/users"), 401, "unauthorized")
+    assert functions.events == {}
+
+
+def test_an_unauthorized_authorizer_error_is_401(base_url: str, functions: StandInFunctions):
+    """Given an authorizer that raises Exception("Unauthorized"), when a route is called, then 401."""
+    def refuse(event: dict[str, Any]) -> Any:
+        raise FunctionFailed("Unauthorized")
+
+    functions.authorizer = refuse
+    error_of(call("GET", f"{base_url}/users", headers={"Authorization": "k"}), 401, "unauthorized")
+    assert "ListUsersFunction" not in functions.events
+
+
+@pytest.mark.parametrize("policy", [allow(effect="Deny"), allow(ARN_PREFIX + "GET/products")],
+                         ids=["deny", "other-resource"])
+def test_a_policy_that_does_not_allow_the_method_is_403(base_url: str, functions: StandInFunctions, policy):
+    """Given an authorizer whose policy denies, or allows only another method ARN,
+    when /users is called, then 403 forbidden and the function does not run."""
+    functions.authorizer = lambda event: policy
+    error_of(call("GET", f"{base_url}/users", headers={"Authorization": "k"}), 403, "forbidden")
+    assert "ListUsersFunction" not in functions.events
+
+
+def test_a_function_that_raises_is_a_502_without_its_details(base_url: str, functions: StandInFunctions):
+    """Given a function that raises, when it is called, then 502 internal_error that reveals nothing."""
+    def crash(event: dict[str, Any]) -> Any:
+        raise FunctionFailed("secret detail in a stack trace")
+
+    functions.route = crash
+    response = call("GET", f"{base_url}/users", headers={"Authorization": "k"})
+    error_of(response, 502, "internal_error")
+    assert "secret" not in response.text
+
+
+def test_a_malformed_proxy_response_is_a_502(base_url: str, functions: StandInFunctions):
+    """Given a function that returns no statusCode, when it is called, then 502 internal_error."""
+    functions.route = lambda event: {"body": "hello"}
+    error_of(call("GET", f"{base_url}/users", headers={"Authorization": "k"}), 502, "internal_error")
+
+
+def test_multi_value_headers_and_base64_bodies_are_translated(base_url: str, functions: StandInFunctions):
+    """Given a function answering with two Set-Cookie values and a base64-encoded body,
+    when it is called, then the client gets both headers and the decoded bytes."""
+    functions.route = lambda event: {"statusCode": 201, "multiValueHeaders": {"Set-Cookie": ["a=1", "b=2"]},
+                                     "headers": {"Content-Type": "application/octet-stream"},
+                                     "body": base64.b64encode(b"\x00\xffbytes").decode(), "isBase64Encoded": True}
+    response = call("GET", f"{base_url}/users", headers={"Authorization": "k"})
+    assert response.status_code == 201
+    assert response.raw.headers.getlist("Set-Cookie") == ["a=1", "b=2"]
+    assert response.headers["Content-Type"] == "application/octet-stream"
+    assert response.content == b"\x00\xffbytes"
+
+
+def test_a_path_no_route_matches_is_the_missing_token_response(base_url: str, functions: StandInFunctions):
+    """Given /{proxy+} needs at least one segment, when / is called, then the template's
+    MISSING_AUTHENTICATION_TOKEN response (404 not_found) and no function runs."""
+    error_of(call("GET", f"{base_url}/", headers={"Authorization": "k"}), 404, "not_found")
+    assert functions.events == {}
+
+
+def test_the_health_endpoint_needs_no_key(base_url: str, functions: StandInFunctions):
+    """Given the local health check, when it is called without a key, then 200 {"status": "ok"}."""
+    response = call("GET", f"{base_url}/_local/health")
+    assert response.status_code == 200 and response.json() == {"status": "ok"}
+    assert functions.events == {}
