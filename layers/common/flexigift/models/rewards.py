@@ -12,7 +12,15 @@ from enum import Enum, IntEnum
 from typing import Annotated, Any, Literal, Optional
 
 from pydantic import (
-    AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StrictBool, StrictInt, StringConstraints, model_validator,
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StrictBool,
+    StrictInt,
+    StringConstraints,
+    model_validator,
 )
 
 from flexigift.models.common import RequestModel, ResponseModel
@@ -162,7 +170,8 @@ class OrderRequest(RequestModel):
     reward_id: RewardId
     amount: WholeAmount = Field(description="Whole currency units: 1 = $1")
     delivery_method: Optional[Literal[1, 2]] = Field(
-        default=None, description="1 = in this response, 2 = by email; left out: 2 if the program allows email")
+        default=None, description="1 = in this response, 2 = by email. Left out: 2 if the program allows email "
+                                  "and delivery_email is given, else 1")
     delivery_email: Optional[EmailStr] = None
 
 

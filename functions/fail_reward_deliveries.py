@@ -1,0 +1,32 @@
+"""SQS (the delivery dead-letter queue): an email that could not be sent after the queue's tries marks its
+order failed, with the reason; the order can then be resent. A record that cannot be marked (DynamoDB
+unavailable) is reported and stays on the dead-letter queue: nothing is lost."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from pydantic import ValidationError
+
+from flexigift.logic.deliver_orders import give_up, parse_message
+from flexigift.observability import logger, metrics, tracer
+
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+
+
+def record_handler(record: SQSRecord) -> str:
+    try:
+        message = parse_message(record.body)
+    except ValidationError:
+        logger.error("unreadable message on the delivery dead-letter queue dropped",
+                     extra={"message_id": record.message_id, "body": record.body[:200]})
+        metrics.add_metric(name="RewardDeliveryMessageUnreadable", unit="Count", value=1)
+        return "unreadable"
+    return give_up(message)
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+@tracer.capture_lambda_handler(capture_response=False)
+def handler(event: dict, context: Any) -> dict:
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

@@ -1,0 +1,48 @@
+"""GET /rewards/orders/{id} and GET /rewards/orders: a program's orders, with their delivery status and
+only the last 4 characters of the code."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flexigift.api import Caller
+from flexigift.errors import NotFound
+from flexigift.models.rewards import Order
+from flexigift.store import keys
+from flexigift.store import rewards as store
+from flexigift.store.wallet import decode_cursor, encode_cursor
+
+ORDER_ID = re.compile(r"^ro_[0-9a-f]{20}$")
+
+
+def public_order(record: dict[str, Any]) -> Order:
+    return Order(
+        order_id=record["order_id"], reward_id=int(record["reward_id"]), rewards_name=record["rewards_name"],
+        amount=int(record["amount"]), reward_amount=str(int(record["amount"])), currency=record["currency"],
+        delivery_method=int(record["delivery_method"]), delivery_email=record.get("delivery_email"),
+        order_status=record["order_status"], delivery_status=record["delivery_status"],
+        reward_code_last4=record["code_last4"], valid_till=record["valid_till"], created_at=record["created_at"],
+        updated_at=record["updated_at"], delivered_at=record.get("delivered_at"),
+        failure_reason=record.get("failure_reason"), resend_count=int(record.get("resend_count", 0)),
+    )
+
+
+def load_order(order_id: str, who: Caller) -> dict[str, Any]:
+    """An order of the caller's program (another program's order is as absent as an unknown one)."""
+    record = store.get_order(order_id) if ORDER_ID.fullmatch(order_id) else None
+    if record is None or record["program_id"] != who.program_id:
+        raise NotFound(f"No rewards order with id {order_id}")
+    return record
+
+
+def get_order(order_id: str, who: Caller) -> Order:
+    return public_order(load_order(order_id, who))
+
+
+def list_orders(who: Caller, limit: int, cursor: str | None) -> tuple[list[Order], str | None]:
+    """A page of the program's orders, newest first."""
+    partition = keys.reward_orders_partition(who.program_id)
+    start = decode_cursor(cursor, {"PK", "SK", "GSI1PK", "GSI1SK"}, ("GSI1PK", partition)) if cursor else None
+    records, last = store.list_orders(who.program_id, limit, start)
+    return [public_order(r) for r in records], (encode_cursor(last) if last else None)
