@@ -16,6 +16,7 @@ import base64
 import json
 import re
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -173,13 +174,20 @@ class Gateway:
         self.responses = GatewayResponses(template.gateway_responses())
         self.local_routes: dict[tuple[str, str], LocalHandler] = {}
         self.log = log or (lambda line: print(line, file=sys.stderr, flush=True))
-        self.add_local_route("GET", "/_local/health", lambda _request: json_response(200, {"status": "ok"}))
+        # not ready (503) until the stack has started every service, not merely this gateway
+        self.ready = threading.Event()
+        self.add_local_route("GET", "/_local/health", self._health)
         for route in template.routes():
             found = self.authorizers.get(route.authorizer) if route.authorizer else None
             if route.authorizer and (found is None or found.payload_type != "REQUEST"):
                 raise lambda_runtime.LocalSetupError(
                     f"{route.method} {route.path} uses authorizer {route.authorizer}: only Lambda REQUEST "
                     "authorizers are served locally")
+
+    def _health(self, _request: HttpRequest) -> HttpResponse:
+        if self.ready.is_set():
+            return json_response(200, {"status": "ok"})
+        return json_response(503, {"status": "starting"}, [("Retry-After", "1")])
 
     def add_local_route(self, method: str, path: str, handler: LocalHandler) -> None:
         """For local services (e.g. a captured-email outbox): served as is, never authorized."""

@@ -63,6 +63,8 @@ class Stack:
             for service in self.services:
                 service.start(self)
                 self._started.append(service)
+            if self.gateway is not None:
+                self.gateway.ready.set()  # /_local/health answers 200 from now on
         except BaseException:
             self.stop()
             raise

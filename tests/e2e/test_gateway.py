@@ -60,8 +60,15 @@ def functions() -> StandInFunctions:
 
 
 @pytest.fixture
-def base_url(functions: StandInFunctions) -> Iterator[str]:
-    server = make_server(Gateway(functions, log=lambda line: None), "127.0.0.1", 0)
+def gateway(functions: StandInFunctions) -> Gateway:
+    gateway = Gateway(functions, log=lambda line: None)
+    gateway.ready.set()
+    return gateway
+
+
+@pytest.fixture
+def base_url(gateway: Gateway) -> Iterator[str]:
+    server = make_server(gateway, "127.0.0.1", 0)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
@@ -170,8 +177,14 @@ def test_a_path_no_route_matches_is_the_missing_token_response(base_url: str, fu
     assert functions.events == {}
 
 
-def test_the_health_endpoint_needs_no_key(base_url: str, functions: StandInFunctions):
-    """Given the local health check, when it is called without a key, then 200 {"status": "ok"}."""
+def test_the_health_endpoint_needs_no_key_and_waits_for_the_whole_stack(base_url: str, gateway: Gateway,
+                                                                        functions: StandInFunctions):
+    """Given the local health check, when it is called without a key, then 503 "starting" while the stack
+    is still starting its services, and 200 {"status": "ok"} once it has started them all."""
+    gateway.ready.clear()
+    starting = call("GET", f"{base_url}/_local/health")
+    assert starting.status_code == 503 and starting.json() == {"status": "starting"}
+    gateway.ready.set()
     response = call("GET", f"{base_url}/_local/health")
     assert response.status_code == 200 and response.json() == {"status": "ok"}
     assert functions.events == {}
