@@ -8,7 +8,7 @@ from flexigift.api import create_resolver, json_response, lambda_entry, require_
 from flexigift.logic.checkout import quote
 from flexigift.models.checkout import Quote, QuoteRequest
 
-app = create_resolver()
+app = create_resolver(scope="checkout")
 
 
 @app.post("/checkout/quote", operation_id="checkout_quote",

@@ -8,7 +8,7 @@ from flexigift.api import create_resolver, json_response, lambda_entry, require_
 from flexigift.logic.api_keys import issue_key
 from flexigift.models.api_keys import ApiKeyCreate, IssuedApiKey
 
-app = create_resolver()
+app = create_resolver(scope="admin")
 
 
 @app.post("/admin/api_keys", operation_id="create_api_key", responses={201: {"description": "Issued", "content": {"application/json": {"model": IssuedApiKey}}}})

@@ -8,7 +8,7 @@ from flexigift.api import create_resolver, json_response, lambda_entry, require_
 from flexigift.logic.gift_cards import register_card
 from flexigift.models.wallet import GiftCard, GiftCardCreate
 
-app = create_resolver()
+app = create_resolver(scope="wallet:write")
 
 
 @app.post("/gift_cards", operation_id="create_gift_card", responses={201: {"description": "Registered", "content": {"application/json": {"model": GiftCard}}}})

@@ -8,7 +8,7 @@ from flexigift.api import create_resolver, json_response, lambda_entry, require_
 from flexigift.logic.checkout import IDEMPOTENCY_HEADER, create_payment
 from flexigift.models.checkout import Payment, PaymentCreate
 
-app = create_resolver()
+app = create_resolver(scope="checkout")
 
 
 @app.post("/payments", operation_id="create_payment",

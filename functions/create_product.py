@@ -8,7 +8,7 @@ from flexigift.api import create_resolver, json_response, lambda_entry, require_
 from flexigift.logic.products import register_product
 from flexigift.models.wallet import Product, ProductCreate
 
-app = create_resolver()
+app = create_resolver(scope="wallet:write")
 
 
 @app.post("/products", operation_id="create_product", responses={201: {"description": "Registered", "content": {"application/json": {"model": Product}}}})

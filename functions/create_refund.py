@@ -8,7 +8,7 @@ from flexigift.api import create_resolver, json_response, lambda_entry, require_
 from flexigift.logic.checkout import IDEMPOTENCY_HEADER, refund_payment
 from flexigift.models.checkout import Refund, RefundCreate
 
-app = create_resolver()
+app = create_resolver(scope="checkout")
 
 
 @app.post("/payments/<id>/refunds", operation_id="create_refund",

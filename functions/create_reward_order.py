@@ -9,7 +9,7 @@ from flexigift.api import create_resolver, json_response, lambda_entry, request_
 from flexigift.logic.place_order import IDEMPOTENCY_HEADER, place_order
 from flexigift.models.rewards import OrderPlaced, OrderRequest
 
-app = create_resolver()
+app = create_resolver(scope="rewards:order")
 
 
 @app.post("/rewards/order", operation_id="create_reward_order", responses={201: {"description": "Ordered", "content": {"application/json": {"model": OrderPlaced}}}})

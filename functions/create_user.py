@@ -8,7 +8,7 @@ from flexigift.api import create_resolver, json_response, lambda_entry, require_
 from flexigift.logic.users import register_user
 from flexigift.models.wallet import User, UserCreate
 
-app = create_resolver()
+app = create_resolver(scope="wallet:write")
 
 
 @app.post("/users", operation_id="create_user", responses={201: {"description": "Registered", "content": {"application/json": {"model": User}}}})

@@ -5,7 +5,7 @@ from aws_lambda_powertools.event_handler import Response
 from flexigift.api import create_resolver, lambda_entry, request_id, require_scope
 from flexigift.logic.gift_cards import delete_card
 
-app = create_resolver()
+app = create_resolver(scope="wallet:write")
 
 
 @app.delete("/gift_cards/<id>", operation_id="delete_gift_card", responses={204: {"description": "Deleted"}})

@@ -5,7 +5,7 @@ from aws_lambda_powertools.event_handler import Response
 from flexigift.api import create_resolver, lambda_entry, request_id, require_scope
 from flexigift.logic.products import delete_product
 
-app = create_resolver()
+app = create_resolver(scope="wallet:write")
 
 
 @app.delete("/products/<id>", operation_id="delete_product", responses={204: {"description": "Deleted"}})

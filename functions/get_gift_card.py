@@ -4,7 +4,7 @@ from flexigift.api import create_resolver, json_response, lambda_entry, require_
 from flexigift.logic.gift_cards import get_card
 from flexigift.models.wallet import GiftCard
 
-app = create_resolver()
+app = create_resolver(scope="wallet:read")
 
 
 @app.get("/gift_cards/<id>", operation_id="get_gift_card", responses={200: {"description": "Found", "content": {"application/json": {"model": GiftCard}}}})

@@ -4,7 +4,7 @@ from flexigift.api import create_resolver, json_response, lambda_entry, require_
 from flexigift.logic.checkout import get_payment
 from flexigift.models.checkout import Payment
 
-app = create_resolver()
+app = create_resolver(scope="checkout")
 
 
 @app.get("/payments/<id>", operation_id="get_payment",

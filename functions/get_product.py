@@ -4,7 +4,7 @@ from flexigift.api import create_resolver, json_response, lambda_entry, require_
 from flexigift.logic.products import get_product
 from flexigift.models.wallet import Product
 
-app = create_resolver()
+app = create_resolver(scope="wallet:read")
 
 
 @app.get("/products/<id>", operation_id="get_product", responses={200: {"description": "Found", "content": {"application/json": {"model": Product}}}})

@@ -4,7 +4,7 @@ from flexigift.api import create_resolver, json_response, lambda_entry, request_
 from flexigift.logic.reward_orders import get_order
 from flexigift.models.rewards import OrderEnvelope
 
-app = create_resolver()
+app = create_resolver(scope="rewards:read")
 
 
 @app.get("/rewards/orders/<id>", operation_id="get_reward_order", responses={200: {"description": "The order", "content": {"application/json": {"model": OrderEnvelope}}}})

@@ -8,7 +8,7 @@ from flexigift.api import create_resolver, json_response, lambda_entry, query_pa
 from flexigift.logic.catalog import FILTERS, list_catalog
 from flexigift.models.rewards import CatalogPage
 
-app = create_resolver()
+app = create_resolver(scope="rewards:read")
 
 
 @app.get("/rewards/catalog", operation_id="get_rewards_catalog", responses={200: {"description": "The catalog", "content": {"application/json": {"model": CatalogPage}}}})

@@ -4,7 +4,7 @@ from flexigift.api import create_resolver, json_response, lambda_entry, require_
 from flexigift.logic.users import get_user
 from flexigift.models.wallet import User
 
-app = create_resolver()
+app = create_resolver(scope="wallet:read")
 
 
 @app.get("/users/<id>", operation_id="get_user", responses={200: {"description": "Found", "content": {"application/json": {"model": User}}}})

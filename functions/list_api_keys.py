@@ -8,7 +8,7 @@ from flexigift.api import create_resolver, lambda_entry, page_response, query_pa
 from flexigift.logic.api_keys import list_keys
 from flexigift.models.api_keys import ApiKey
 
-app = create_resolver()
+app = create_resolver(scope="admin")
 
 
 @app.get("/admin/api_keys", operation_id="list_api_keys", responses={200: {"description": "A page", "content": {"application/json": {"model": list[ApiKey]}}}})

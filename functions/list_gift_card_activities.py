@@ -8,7 +8,7 @@ from flexigift.api import create_resolver, lambda_entry, page_response, query_pa
 from flexigift.logic.activities import FILTERS, list_activities
 from flexigift.models.checkout import Activity
 
-app = create_resolver()
+app = create_resolver(scope="wallet:read")
 OptionalText = Optional[str]
 
 

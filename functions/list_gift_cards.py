@@ -8,7 +8,7 @@ from flexigift.api import create_resolver, lambda_entry, page_response, query_pa
 from flexigift.logic.gift_cards import FILTERS, list_cards
 from flexigift.models.wallet import GiftCard
 
-app = create_resolver()
+app = create_resolver(scope="wallet:read")
 OptionalText = Optional[str]
 
 

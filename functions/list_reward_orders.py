@@ -8,7 +8,7 @@ from flexigift.api import create_resolver, lambda_entry, page_response, query_pa
 from flexigift.logic.reward_orders import list_orders
 from flexigift.models.rewards import Order
 
-app = create_resolver()
+app = create_resolver(scope="rewards:read")
 OptionalText = Optional[str]
 
 

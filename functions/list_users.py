@@ -8,7 +8,7 @@ from flexigift.api import create_resolver, lambda_entry, page_response, query_pa
 from flexigift.logic.users import FILTERS, list_users
 from flexigift.models.wallet import User
 
-app = create_resolver()
+app = create_resolver(scope="wallet:read")
 OptionalText = Optional[str]
 
 

@@ -8,7 +8,7 @@ from flexigift.api import create_resolver, json_response, lambda_entry, require_
 from flexigift.logic.gift_cards import replace_card
 from flexigift.models.wallet import GiftCard, GiftCardReplace
 
-app = create_resolver()
+app = create_resolver(scope="wallet:write")
 
 
 @app.put("/gift_cards/<id>", operation_id="replace_gift_card", responses={200: {"description": "Replaced", "content": {"application/json": {"model": GiftCard}}}})

@@ -8,7 +8,7 @@ from flexigift.api import create_resolver, json_response, lambda_entry, require_
 from flexigift.logic.products import replace_product
 from flexigift.models.wallet import Product, ProductReplace
 
-app = create_resolver()
+app = create_resolver(scope="wallet:write")
 
 
 @app.put("/products/<id>", operation_id="replace_product", responses={200: {"description": "Replaced", "content": {"application/json": {"model": Product}}}})

@@ -8,7 +8,7 @@ from flexigift.api import create_resolver, json_response, lambda_entry, require_
 from flexigift.logic.users import replace_user
 from flexigift.models.wallet import User, UserReplace
 
-app = create_resolver()
+app = create_resolver(scope="wallet:write")
 
 
 @app.put("/users/<id>", operation_id="replace_user", responses={200: {"description": "Replaced", "content": {"application/json": {"model": User}}}})

@@ -8,7 +8,7 @@ from flexigift.api import create_resolver, json_response, lambda_entry, request_
 from flexigift.logic.resend_order import resend_order
 from flexigift.models.rewards import OrderEnvelope, ResendRequest
 
-app = create_resolver()
+app = create_resolver(scope="rewards:order")
 
 
 @app.post("/rewards/orders/<id>/resend", operation_id="resend_reward_order", responses={202: {"description": "Queued", "content": {"application/json": {"model": OrderEnvelope}}}})

@@ -4,7 +4,7 @@ from flexigift.api import create_resolver, json_response, lambda_entry, require_
 from flexigift.logic.api_keys import revoke_key
 from flexigift.models.api_keys import ApiKey
 
-app = create_resolver()
+app = create_resolver(scope="admin")
 
 
 @app.delete("/admin/api_keys/<key_id>", operation_id="revoke_api_key", responses={200: {"description": "Revoked", "content": {"application/json": {"model": ApiKey}}}})

@@ -8,7 +8,7 @@ from flexigift.api import create_resolver, json_response, lambda_entry, require_
 from flexigift.logic.gift_cards import update_card
 from flexigift.models.wallet import GiftCard, GiftCardPatch
 
-app = create_resolver()
+app = create_resolver(scope="wallet:write")
 
 
 @app.patch("/gift_cards/<id>", operation_id="update_gift_card", responses={200: {"description": "Updated", "content": {"application/json": {"model": GiftCard}}}})

@@ -8,7 +8,7 @@ from flexigift.api import create_resolver, json_response, lambda_entry, require_
 from flexigift.logic.products import update_product
 from flexigift.models.wallet import Product, ProductPatch
 
-app = create_resolver()
+app = create_resolver(scope="wallet:write")
 
 
 @app.patch("/products/<id>", operation_id="update_product", responses={200: {"description": "Updated", "content": {"application/json": {"model": Product}}}})

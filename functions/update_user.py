@@ -8,7 +8,7 @@ from flexigift.api import create_resolver, json_response, lambda_entry, require_
 from flexigift.logic.users import update_user
 from flexigift.models.wallet import User, UserPatch
 
-app = create_resolver()
+app = create_resolver(scope="wallet:write")
 
 
 @app.patch("/users/<id>", operation_id="update_user", responses={200: {"description": "Updated", "content": {"application/json": {"model": User}}}})

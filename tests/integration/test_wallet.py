@@ -207,9 +207,11 @@ class TestValidation:
         assert_error(body, "unsupported_media_type")
         assert not any(i.get("type") == "USER" for i in all_items(aws))
 
-    def test_json_with_a_charset_is_accepted(self, aws):
+    @pytest.mark.parametrize("content_type", ["application/json; charset=utf-8", "APPLICATION/JSON",
+                                              "application/vnd.api+json"])
+    def test_json_media_types_in_any_case_are_accepted(self, aws, content_type):
         event = api_event("create_user", body=JACK)
-        event["headers"]["Content-Type"] = "application/json; charset=utf-8"
+        event["headers"]["Content-Type"] = content_type
         assert call("create_user", event)[0] == 201
 
     def test_each_invalid_field_is_named(self, aws):
@@ -344,6 +346,14 @@ class TestScopes:
         assert_error(body, "forbidden")
         assert "wallet:write" in body["error"]["message"]
         assert not all_items(aws) or all(i.get("type") != "USER" for i in all_items(aws))
+
+    @pytest.mark.parametrize("body", [{}, JACK, "not json"])
+    def test_scope_is_checked_before_the_body(self, aws, body):
+        """Given a read-only key, when it posts anything (valid, invalid, malformed), then 403, not 422/400."""
+        event = api_event("create_user", scopes="wallet:read",
+                          **({"raw_body": body} if isinstance(body, str) else {"body": body}))
+        status, answer, _ = call("create_user", event)
+        assert status == 403 and answer["error"]["code"] == "forbidden"
 
     def test_no_authorizer_context_is_401(self, aws):
         status, body, _ = call("list_users", api_event("list_users", authorizer=None))

@@ -22,7 +22,9 @@ from flexigift.settings import get_settings
 
 JSON = "application/json"
 
-def create_resolver() -> APIGatewayRestResolver:
+def create_resolver(scope: str | None = None) -> APIGatewayRestResolver:
+    """A resolver for one operation. `scope` is the API-key scope the operation needs: it is checked
+    before the body is even read, so a key without it gets 403 whatever it sends."""
     app = APIGatewayRestResolver(
         enable_validation=True,
         serializer=jsonio.dumps,
@@ -39,6 +41,7 @@ def create_resolver() -> APIGatewayRestResolver:
     app.exception_handler(NotFoundError)(
         lambda exc: error_response(app, 404, "not_found", "No such resource"))
     app.exception_handler(Exception)(lambda exc: _internal_error(app, exc))
+    app.required_scope = scope  # type: ignore[attr-defined]
     return app
 
 
@@ -49,28 +52,48 @@ def lambda_entry(app: APIGatewayRestResolver) -> Callable[[dict, Any], dict]:
     @metrics.log_metrics
     @tracer.capture_lambda_handler(capture_response=False)
     def handler(event: dict, context: Any) -> dict:
-        refused = _refuse_non_json_body(event)
+        refused = _refuse_before_routing(event, getattr(app, "required_scope", None))
         return refused if refused is not None else app.resolve(event, context)
 
     return handler
 
 
-def _refuse_non_json_body(event: dict) -> dict | None:
-    """A body sent as anything but JSON gets a 415 (curl -d without -H sends a form, for instance).
-    Done before routing because the resolver would otherwise try to read a form."""
+def _refuse_before_routing(event: dict, scope: str | None) -> dict | None:
+    """Checks made on the raw event, before the resolver reads the body: the caller's scope (401/403
+    must not depend on what the body holds), then the media type (curl -d without -H sends a form).
+    A JSON media type in any letter case is normalised to what the resolver expects."""
+    request = str((event.get("requestContext") or {}).get("requestId", ""))
+    if scope is not None:
+        context = (event.get("requestContext") or {}).get("authorizer") or {}
+        if not context.get("key_id"):
+            return _raw_error(request, 401, "unauthorized", "A valid API key is required in the Authorization header")
+        if scope not in str(context.get("scopes", "")).split():
+            return _raw_error(request, 403, "forbidden", f"This API key lacks the '{scope}' scope needed for this operation")
     if not event.get("body"):
         return None
-    headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
-    media_type = headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    if not media_type or media_type == JSON or media_type.endswith("+json"):
+    headers = event.get("headers") or {}
+    name = next((k for k in headers if str(k).lower() == "content-type"), None)
+    media_type = str(headers.get(name, "")).split(";", 1)[0].strip().lower() if name else ""
+    if not media_type:
         return None
-    request = str((event.get("requestContext") or {}).get("requestId", ""))
+    if media_type == JSON or media_type.endswith("+json"):
+        headers[name] = JSON
+        for key in list(event.get("multiValueHeaders") or {}):
+            if str(key).lower() == "content-type":
+                event["multiValueHeaders"][key] = [JSON]
+        return None
+    return _raw_error(request, 415, "unsupported_media_type",
+                      f"Content-Type {media_type} is not accepted; send application/json",
+                      [field_error("Content-Type", "must be application/json", "media_type")])
+
+
+def _raw_error(request: str, status: int, code: str, message: str,
+               fields: list[dict[str, Any]] | None = None) -> dict:
+    """The one error shape, as a Lambda proxy result, for refusals made before the resolver runs."""
     body = {"status": "error", "request_id": request,
-            "error": {"code": "unsupported_media_type",
-                      "message": f"Content-Type {media_type} is not accepted; send application/json",
-                      "fields": [field_error("Content-Type", "must be application/json", "media_type")]}}
-    logger.info("request refused", extra={"status": 415, "code": "unsupported_media_type"})
-    return {"statusCode": 415, "headers": {"Content-Type": JSON, "X-Request-Id": request},
+            "error": {"code": code, "message": message, "fields": fields or []}}
+    logger.info("request refused", extra={"status": status, "code": code})
+    return {"statusCode": status, "headers": {"Content-Type": JSON, "X-Request-Id": request},
             "body": jsonio.dumps(body), "isBase64Encoded": False}
 
 
