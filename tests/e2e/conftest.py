@@ -11,6 +11,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,10 +54,10 @@ def _wait_until_ready(process: subprocess.Popen[bytes], state_file: Path, output
                 f"(exit code {process.returncode}); its output:\n{output.read_text(errors='replace')}")
 
 
-@pytest.fixture(scope="session")
-def stack() -> Iterator[LocalStack]:
-    """Given a local stack on a free port with a bootstrap key that has every scope."""
-    api_key = "fgk_e2e_" + secrets.token_urlsafe(24)
+@contextmanager
+def run_local_stack(api_key: str | None = None) -> Iterator[LocalStack]:
+    """Start `python -m local.stack` on a free port with a bootstrap key that has every scope."""
+    api_key = api_key or "fgk_e2e_" + secrets.token_urlsafe(24)
     with tempfile.TemporaryDirectory(prefix="flexigift-e2e-") as tmp:
         state_dir, output = Path(tmp) / "state", Path(tmp) / "stack.log"
         env = {**os.environ, "FLEXIGIFT_API_KEY": api_key, "PYTHONUNBUFFERED": "1"}
@@ -78,6 +79,13 @@ def stack() -> Iterator[LocalStack]:
                     except subprocess.TimeoutExpired:
                         process.kill()
                         process.wait(5)
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[LocalStack]:
+    """Given a local stack shared by the session's end-to-end tests."""
+    with run_local_stack() as running:
+        yield running
 
 
 @pytest.fixture(scope="session")
