@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from local import lambda_runtime, resources, state, template
+from local import lambda_runtime, resources, rewards_services, state, template
 from local.gateway import Gateway, GatewayServer, make_server
 from local.moto_backend import MotoServer, point_boto3_at
 from local.workers import WorkerPool
@@ -210,7 +210,7 @@ class StateFileService:
 
 def default_services() -> list[Service]:
     return [MotoService(), ResourcesService(), FunctionEnvironmentService(), BootstrapKeyService(),
-            WorkerPoolService(), GatewayService(), StateFileService()]
+            WorkerPoolService(), GatewayService(), *rewards_services.services(), StateFileService()]
 
 
 # --- command line ----------------------------------------------------------------------------------
