@@ -7,9 +7,15 @@ from decimal import Decimal
 from typing import Any
 
 from flexigift.errors import Conflict, ValidationFailed, field_error
-from flexigift.logic.records import check_body_id, commit, load, merged, with_retries
+from flexigift.logic.records import (
+    commit,
+    load,
+    replace_record,
+    update_record,
+    with_retries,
+)
 from flexigift.models.wallet import GiftCard, GiftCardCreate, GiftCardPatch, GiftCardReplace
-from flexigift.observability import logger, metrics
+from flexigift.observability import logger
 from flexigift.store import ledger, wallet
 from flexigift.store.table import Transaction
 
@@ -96,23 +102,11 @@ def _save(numeric_id: int, current: dict[str, Any], version: int, new: dict[str,
 
 
 def replace_card(numeric_id: int, body: GiftCardReplace) -> GiftCard:
-    check_body_id(body, numeric_id)
-
-    def attempt() -> GiftCard:
-        current, version = load(wallet.CARD, numeric_id, "gift card")
-        return _save(numeric_id, current, version, body.model_dump(mode="python", exclude={"id"}))
-
-    return with_retries(attempt)
+    return replace_record(wallet.CARD, "gift card", numeric_id, body, _save)
 
 
 def update_card(numeric_id: int, patch: GiftCardPatch) -> GiftCard:
-    check_body_id(patch, numeric_id)
-
-    def attempt() -> GiftCard:
-        current, version = load(wallet.CARD, numeric_id, "gift card")
-        return _save(numeric_id, current, version, merged(current, patch, REQUIRED))
-
-    return with_retries(attempt)
+    return update_record(wallet.CARD, "gift card", numeric_id, patch, REQUIRED, _save)
 
 
 def delete_card(numeric_id: int) -> None:

@@ -5,7 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from flexigift.errors import Conflict, field_error
-from flexigift.logic.records import check_body_id, commit, load, merged, with_retries
+from flexigift.logic.records import (
+    commit,
+    load,
+    replace_record,
+    update_record,
+    with_retries,
+)
 from flexigift.models.wallet import Product, ProductCreate, ProductPatch, ProductReplace
 from flexigift.observability import logger
 from flexigift.store import wallet
@@ -53,23 +59,11 @@ def _save(numeric_id: int, current: dict[str, Any], version: int, new: dict[str,
 
 
 def replace_product(numeric_id: int, body: ProductReplace) -> Product:
-    check_body_id(body, numeric_id)
-
-    def attempt() -> Product:
-        current, version = load(wallet.PRODUCT, numeric_id, "product")
-        return _save(numeric_id, current, version, body.model_dump(mode="python", exclude={"id"}))
-
-    return with_retries(attempt)
+    return replace_record(wallet.PRODUCT, "product", numeric_id, body, _save)
 
 
 def update_product(numeric_id: int, patch: ProductPatch) -> Product:
-    check_body_id(patch, numeric_id)
-
-    def attempt() -> Product:
-        current, version = load(wallet.PRODUCT, numeric_id, "product")
-        return _save(numeric_id, current, version, merged(current, patch, REQUIRED))
-
-    return with_retries(attempt)
+    return update_record(wallet.PRODUCT, "product", numeric_id, patch, REQUIRED, _save)
 
 
 def delete_product(numeric_id: int) -> None:

@@ -48,6 +48,32 @@ def merged(current: dict[str, Any], patch: BaseModel, required: tuple[str, ...])
     return {**current, **changes}
 
 
+Save = Callable[[int, dict[str, Any], int, dict[str, Any]], T]
+
+
+def replace_record(kind: wallet.Kind, noun: str, numeric_id: int, body: BaseModel, save: Save[T]) -> T:
+    """PUT: read the record, hand `save` the whole new body; retried if the record changes meanwhile."""
+    check_body_id(body, numeric_id)
+
+    def attempt() -> T:
+        current, version = load(kind, numeric_id, noun)
+        return save(numeric_id, current, version, body.model_dump(mode="python", exclude={"id"}))
+
+    return with_retries(attempt)
+
+
+def update_record(kind: wallet.Kind, noun: str, numeric_id: int, patch: BaseModel, required: tuple[str, ...],
+                  save: Save[T]) -> T:
+    """PATCH: read the record, merge the fields sent, hand the result to `save`; retried likewise."""
+    check_body_id(patch, numeric_id)
+
+    def attempt() -> T:
+        current, version = load(kind, numeric_id, noun)
+        return save(numeric_id, current, version, merged(current, patch, required))
+
+    return with_retries(attempt)
+
+
 def with_retries(attempt: Callable[[], T]) -> T:
     """Run a read-modify-write use case again when its optimistic lock loses a race."""
     for _ in range(ATTEMPTS - 1):

@@ -5,7 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from flexigift.errors import Conflict, ValidationFailed, field_error
-from flexigift.logic.records import StaleRecord, check_body_id, commit, load, merged, with_retries
+from flexigift.logic.records import (
+    StaleRecord,
+    commit,
+    load,
+    replace_record,
+    update_record,
+    with_retries,
+)
 from flexigift.models.wallet import User, UserCreate, UserPatch, UserReplace
 from flexigift.observability import logger, metrics
 from flexigift.store import wallet
@@ -108,24 +115,11 @@ def _save(numeric_id: int, current: dict[str, Any], version: int, new: dict[str,
 
 
 def replace_user(numeric_id: int, body: UserReplace) -> User:
-    check_body_id(body, numeric_id)
-
-    def attempt() -> User:
-        current, version = load(wallet.USER, numeric_id, "user")
-        new = body.model_dump(mode="python", exclude={"id"})
-        return _save(numeric_id, current, version, new)
-
-    return with_retries(attempt)
+    return replace_record(wallet.USER, "user", numeric_id, body, _save)
 
 
 def update_user(numeric_id: int, patch: UserPatch) -> User:
-    check_body_id(patch, numeric_id)
-
-    def attempt() -> User:
-        current, version = load(wallet.USER, numeric_id, "user")
-        return _save(numeric_id, current, version, merged(current, patch, REQUIRED))
-
-    return with_retries(attempt)
+    return update_record(wallet.USER, "user", numeric_id, patch, REQUIRED, _save)
 
 
 def delete_user(numeric_id: int) -> None:
