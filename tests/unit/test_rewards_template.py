@@ -1,0 +1,93 @@
+"""template.yaml's rewards resources: least privilege per function, the delivery queue's dead-letter
+queue, the feed bucket's protections, the schedule. And the local services that read them."""
+
+from __future__ import annotations
+
+from local import template
+from local.rewards_services import rate_seconds, sqs_records
+
+REWARDS_FUNCTIONS = ("GetRewardsCatalogFunction", "RefreshRewardsCatalogFunction", "CreateRewardOrderFunction",
+                     "GetRewardOrderFunction", "ListRewardOrdersFunction", "ResendRewardOrderFunction",
+                     "DeliverRewardEmailsFunction", "FailRewardDeliveriesFunction")
+
+
+def statements(logical_id: str) -> list[dict]:
+    props = template.resources()[logical_id]["Properties"]
+    return [s for policy in props.get("Policies", []) for s in policy.get("Statement", [])]
+
+
+def holders(action: str) -> set[str]:
+    """The functions (of the whole template) whose policies allow an action."""
+    return {fn for fn in template.functions() if any(action in s["Action"] for s in statements(fn))}
+
+
+def test_secrets_and_side_effects_are_granted_only_where_needed():
+    assert holders("kms:Encrypt") == {"CreateRewardOrderFunction"}
+    assert holders("kms:Decrypt") == {"CreateRewardOrderFunction", "DeliverRewardEmailsFunction"}
+    assert holders("ses:SendEmail") == {"DeliverRewardEmailsFunction"}
+    assert holders("sqs:SendMessage") == {"CreateRewardOrderFunction", "ResendRewardOrderFunction"}
+    assert holders("s3:GetObject") == {"RefreshRewardsCatalogFunction"}
+
+
+def test_kms_use_is_bound_to_reward_codes_and_writes_to_the_rewards_partitions():
+    for fn in REWARDS_FUNCTIONS:
+        for statement in statements(fn):
+            assert statement["Effect"] == "Allow" and isinstance(statement["Action"], list)
+            if any(a.startswith("kms:") for a in statement["Action"]):
+                assert statement["Condition"]["StringEquals"]["kms:EncryptionContext:purpose"] == "reward_code"
+                assert statement["Resource"] == {"Fn::GetAtt": ["RewardCodesKey", "Arn"]}
+            if {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"} & set(statement["Action"]):
+                leading = statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]
+                assert all(k.startswith(("REWARD#", "REWARD_ORDER#", "IDEMPOTENCY#rewards_order")) for k in leading)
+            assert "*" not in str(statement.get("Action"))
+
+
+def test_the_key_policy_lets_iam_grant_only_reward_code_use():
+    props = template.resources()["RewardCodesKey"]["Properties"]
+    assert props["EnableKeyRotation"] is True
+    use = [s for s in props["KeyPolicy"]["Statement"] if "kms:Decrypt" in s["Action"]]
+    assert len(use) == 1 and use[0]["Condition"]["StringEquals"]["kms:EncryptionContext:purpose"] == "reward_code"
+    assert all("kms:*" not in s["Action"] for s in props["KeyPolicy"]["Statement"])
+
+
+def test_the_delivery_queue_dead_letters_after_three_tries_and_both_queues_are_encrypted():
+    queue = template.resources()["RewardsDeliveryQueue"]["Properties"]
+    assert queue["RedrivePolicy"] == {"deadLetterTargetArn": {"Fn::GetAtt": ["RewardsDeliveryDLQ", "Arn"]},
+                                      "maxReceiveCount": 3}
+    worker_timeout = template.functions()["DeliverRewardEmailsFunction"].timeout
+    assert queue["VisibilityTimeout"] >= 6 * worker_timeout
+    for name in ("RewardsDeliveryQueue", "RewardsDeliveryDLQ"):
+        assert template.resources()[name]["Properties"]["SqsManagedSseEnabled"] is True
+
+
+def test_both_queue_consumers_report_partial_batch_failures():
+    sources = {fn.logical_id: event["Properties"] for fn in template.functions().values()
+               for event in fn.events.values() if event["Type"] == "SQS"}
+    assert set(sources) == {"DeliverRewardEmailsFunction", "FailRewardDeliveriesFunction"}
+    assert sources["DeliverRewardEmailsFunction"]["Queue"] == {"Fn::GetAtt": ["RewardsDeliveryQueue", "Arn"]}
+    assert sources["FailRewardDeliveriesFunction"]["Queue"] == {"Fn::GetAtt": ["RewardsDeliveryDLQ", "Arn"]}
+    assert all(s["FunctionResponseTypes"] == ["ReportBatchItemFailures"] for s in sources.values())
+
+
+def test_the_feed_bucket_is_private_encrypted_and_tls_only():
+    bucket = template.resources()["CatalogFeedBucket"]["Properties"]
+    assert all(bucket["PublicAccessBlockConfiguration"].values()) and len(bucket["PublicAccessBlockConfiguration"]) == 4
+    assert bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
+    deny = template.resources()["CatalogFeedBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"][0]
+    assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_the_refresh_runs_hourly():
+    events = template.functions()["RefreshRewardsCatalogFunction"].events
+    assert events["Hourly"]["Type"] == "Schedule" and events["Hourly"]["Properties"]["Schedule"] == "rate(1 hour)"
+    assert rate_seconds("rate(1 hour)") == 3600 and rate_seconds("rate(5 minutes)") == 300
+    assert rate_seconds("cron(0 * * * ? *)") is None
+
+
+def test_the_local_poller_builds_lambdas_sqs_event():
+    message = {"MessageId": "m1", "ReceiptHandle": "r1", "Body": '{"order_id": "x"}', "MD5OfBody": "d",
+               "Attributes": {"ApproximateReceiveCount": "2"}}
+    record = sqs_records([message], "arn:aws:sqs:us-east-1:123456789012:q")["Records"][0]
+    assert record["messageId"] == "m1" and record["receiptHandle"] == "r1" and record["body"] == message["Body"]
+    assert record["eventSource"] == "aws:sqs" and record["attributes"]["ApproximateReceiveCount"] == "2"
+    assert record["eventSourceARN"].endswith(":q")
