@@ -4,7 +4,6 @@ The table is created from template.yaml's definition; no Scan may happen in any 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -59,7 +58,13 @@ def all_items(client: Any) -> list[dict[str, Any]]:
     """Every item (tests only: a Scan to prove nothing was half-written)."""
     from flexigift.store.table import from_attr
 
-    return [from_attr(i) for i in client.scan(TableName=TABLE)["Items"]]
+    items, start = [], None
+    while True:
+        page = client.scan(TableName=TABLE, **({"ExclusiveStartKey": start} if start else {}))
+        items += [from_attr(i) for i in page["Items"]]
+        start = page.get("LastEvaluatedKey")
+        if not start:
+            return items
 
 
 # --- rewards ---------------------------------------------------------------------------------------------

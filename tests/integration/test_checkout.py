@@ -5,20 +5,14 @@ what is answered; a refused request must leave the table exactly as it was."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 
-from flexigift.aws import reset_clients
 from flexigift.store.table import from_attr
-from local import template
+from tests.integration.conftest import TABLE, all_items, stored
 from tests.support import api_event, call, load_event
-
-TABLE = "flexigift-checkout-test"
 
 D = Decimal
 JACK = {"user_id": "user006", "amazon_id": "amz3456", "name": "Jack Johnson", "email": "jack.johnson@example.com"}
@@ -28,60 +22,6 @@ DOG_BED = {"product_id": "kohls-dogbed-001", "name": "Deluxe Round Dog Bed", "pr
            "eligible_issuer": "Kohls"}
 TREAT = {"product_id": "kohls-treat-007", "name": "Dog Treats", "price": "7.00", "eligible_issuer": "Kohls"}
 BASKET = {"user_id": "user006", "items": [{"product_id": "kohls-dogbed-001", "quantity": 1}]}
-
-
-# --- a moto account with the table of template.yaml --------------------------------------------------
-
-
-def _environment() -> dict[str, str]:
-    """The environment template.yaml gives the functions (values that only resolve in a deployment, such as
-    other engineers' resources, are left out: checkout needs the table)."""
-    env = {"AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-           "POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_LOG_LEVEL": "WARNING"}
-    for fn in template.functions().values():
-        for name, value in fn.environment.items():
-            try:
-                env[name] = str(template.resolve(value, {"Table": TABLE}))
-            except KeyError:
-                continue
-    env["TABLE_NAME"] = TABLE
-    return env
-
-
-@pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """A fresh moto account with the single table; yields a low-level DynamoDB client. Fails the test if a
-    request path used Scan."""
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    for name, value in _environment().items():
-        monkeypatch.setenv(name, value)
-    reset_clients()
-    with mock_aws():
-        client = boto3.client("dynamodb", region_name="us-east-1")
-        client.create_table(TableName=TABLE, **template.table_definition())
-        operations: list[str] = []
-        from flexigift.aws import dynamodb
-
-        dynamodb().meta.events.register("before-call.dynamodb.*", lambda model, **_: operations.append(model.name))
-        yield client
-        assert "Scan" not in operations, "a request path used Scan"
-    reset_clients()
-
-
-def stored(client: Any, pk: str, sk: str) -> dict[str, Any] | None:
-    item = client.get_item(TableName=TABLE, Key={"PK": {"S": pk}, "SK": {"S": sk}}, ConsistentRead=True).get("Item")
-    return from_attr(item) if item else None
-
-
-def all_items(client: Any) -> list[dict[str, Any]]:
-    """Every item (tests only: a Scan, to prove that nothing was half-written)."""
-    items, start = [], None
-    while True:
-        page = client.scan(TableName=TABLE, **({"ExclusiveStartKey": start} if start else {}))
-        items += [from_attr(i) for i in page["Items"]]
-        start = page.get("LastEvaluatedKey")
-        if not start:
-            return items
 
 
 # --- arranging a wallet through the wallet's own handlers ---------------------------------------------
