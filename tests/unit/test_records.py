@@ -20,7 +20,7 @@ class ScriptedTransaction:
             raise TransactionCancelled(outcome)
 
     def failed_labels(self, cancelled):
-        return [label for label, reason in zip(self.labels, cancelled.reasons) if reason == "ConditionalCheckFailed"]
+        return [label for label, reason in zip(self.labels, cancelled.reasons, strict=True) if reason == "ConditionalCheckFailed"]
 
 
 def test_contention_alone_is_retried_until_it_commits(monkeypatch):

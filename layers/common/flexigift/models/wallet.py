@@ -10,7 +10,15 @@ from typing import Annotated, Optional
 from pydantic import EmailStr, Field, field_validator
 
 from flexigift.models.common import (
-    Identifier, IsoDate, Money, RequestModel, ResponseModel, ShortText, Text, money_number, money_string,
+    Identifier,
+    IsoDate,
+    Money,
+    RequestModel,
+    ResponseModel,
+    ShortText,
+    Text,
+    money_number,
+    money_string,
 )
 
 CardIdList = Annotated[list[Identifier], Field(max_length=25)]
