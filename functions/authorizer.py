@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from flexigift.logic.api_keys import authenticate
@@ -25,7 +26,8 @@ def _api_wildcard(method_arn: str) -> str:
     return f"{arn}/{stage}/*"
 
 
-@logger.inject_lambda_context(clear_state=True)
+# A REQUEST authorizer's event carries the API request's requestContext: its lines share the request id.
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     key = authenticate(_header(event, "authorization"))
     if key is None:

@@ -14,6 +14,7 @@ processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failu
 
 
 def record_handler(record: SQSRecord) -> str:
+    logger.set_correlation_id(record.message_id)  # each record's lines carry its SQS message id
     return deliver(parse_message(record.body))
 
 

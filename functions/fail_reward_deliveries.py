@@ -15,11 +15,12 @@ processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failu
 
 
 def record_handler(record: SQSRecord) -> str:
+    logger.set_correlation_id(record.message_id)  # each record's lines carry its SQS message id
     try:
         message = parse_message(record.body)
     except ValidationError:
         logger.error("unreadable message on the delivery dead-letter queue dropped",
-                     extra={"message_id": record.message_id, "body": record.body[:200]})
+                     extra={"message_id": record.message_id, "body_length": len(record.body)})
         metrics.add_metric(name="RewardDeliveryMessageUnreadable", unit="Count", value=1)
         return "unreadable"
     return give_up(message)

@@ -6,11 +6,13 @@ is fetched but unusable changes nothing and is reported (and counted) instead.""
 
 from typing import Any
 
+from aws_lambda_powertools.logging import correlation_paths
+
 from flexigift.logic.refresh_catalog import refresh_catalog
 from flexigift.observability import logger, metrics, tracer
 
 
-@logger.inject_lambda_context(clear_state=True)
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE, clear_state=True)
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)
 def handler(event: dict, context: Any) -> dict:

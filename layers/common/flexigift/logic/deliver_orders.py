@@ -18,7 +18,7 @@ from flexigift import vault
 from flexigift.delivery.email import EmailNotSent, send_email
 from flexigift.delivery.reward_email import render_reward_email
 from flexigift.models.rewards import DeliveryMessage, DeliveryMethod
-from flexigift.observability import logger, mask_email, metrics
+from flexigift.observability import logger, mask_email, metrics, redact_emails
 from flexigift.store import rewards as store
 from flexigift.store.wallet import now_iso
 
@@ -71,12 +71,12 @@ def deliver(message: DeliveryMessage) -> str:
     except Exception as exc:  # nothing was sent: let a later try send it
         reason = str(exc) if isinstance(exc, EmailNotSent) else f"{type(exc).__name__} while preparing the email"
         store.release_claim(order_id, delivery_round, now_iso(), reason[:500])
-        metrics.add_metric(name="RewardEmailFailed", unit="Count", value=1)
-        logger.warning("reward email not sent", extra={**log, "error": reason[:500]})
+        metrics.add_metric(name="EmailFailed", unit="Count", value=1)
+        logger.warning("reward email not sent", extra={**log, "error": redact_emails(reason[:500])})
         raise DeliveryDeferred(reason) from None
     if not store.mark_delivered(order_id, delivery_round, now_iso(), message_id):
         logger.error("reward email sent but the order could not be marked delivered", extra=log)
-    metrics.add_metric(name="RewardEmailSent", unit="Count", value=1)
+    metrics.add_metric(name="EmailSent", unit="Count", value=1)
     logger.info("reward email sent", extra={**log, "to": mask_email(order["delivery_email"]),
                                             "ses_message_id": message_id})
     return "sent"
@@ -101,5 +101,6 @@ def give_up(message: DeliveryMessage) -> str:
     if not store.mark_failed(message.order_id, message.delivery_round, reason, now_iso()):
         return _settled(store.get_order(message.order_id), message) or "changed"
     metrics.add_metric(name="RewardEmailDeadLettered", unit="Count", value=1)
-    logger.error("reward email failed for good", extra={"order_id": message.order_id, "reason": reason})
+    logger.error("reward email failed for good", extra={"order_id": message.order_id,
+                                                        "reason": redact_emails(reason)})
     return "marked_failed"

@@ -115,7 +115,7 @@ def _place(*, request: dict[str, Any]) -> dict[str, str]:
             store.mark_failed(order_id, 1, "The email could not be queued for delivery; resend the order", now_iso())
             logger.exception("reward order could not be queued", extra={"order_id": order_id})
             raise
-    metrics.add_metric(name="RewardOrdered", unit="Count", value=1)
+    metrics.add_metric(name="OrderPlaced", unit="Count", value=1)
     metrics.add_metric(name="RewardOrderedByEmail" if email else "RewardOrderedByApi", unit="Count", value=1)
     logger.info("reward ordered", extra={"order_id": order_id, "reward_id": body.reward_id, "amount": body.amount,
                                          "delivery_method": int(method), "program_id": program_id,
