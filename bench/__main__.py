@@ -1,0 +1,94 @@
+"""`python -m bench [a b c d e]`: run the benchmarks (all by default), print one table of figures with
+their targets, and save it to bench/results-latest.txt."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import platform
+import sys
+import time
+import traceback
+import warnings
+from datetime import datetime, timezone
+from pathlib import Path
+
+from bench.report import Figure, format_table
+
+RESULTS = Path(__file__).resolve().parent / "results-latest.txt"
+SECTIONS = {
+    "a": "cold start (fresh interpreter, import + module init) vs boto3 + one DynamoDB client",
+    "b": "DynamoDB requests per API operation (botocore before-call events)",
+    "c": "warm handler latency vs the same DynamoDB calls made with raw boto3",
+    "d": "local stack throughput and latency, 8 concurrent clients",
+    "e": "catalog refresh of 10,000 items, then the same feed again",
+}
+
+
+def _run_section(key: str) -> tuple[list[Figure], list[str]]:
+    if key == "a":
+        from bench import cold_start
+
+        return cold_start.run()
+    if key == "b":
+        from bench import requests_per_route
+
+        figures = requests_per_route.run()
+        notes = ["*** SCAN FOUND IN A REQUEST PATH: see the rows marked SCAN ***"] \
+            if requests_per_route.scan_seen(figures) else ["no Scan in any request path"]
+        return figures, notes
+    if key == "c":
+        from bench import warm
+
+        return warm.run(), []
+    if key == "d":
+        from bench import local_stack
+
+        return local_stack.run(), []
+    from bench import catalog_refresh
+
+    return catalog_refresh.run(), []
+
+
+def main(argv: list[str]) -> int:
+    selected = [a for a in argv if a in SECTIONS] or list(SECTIONS)
+    figures: list[Figure] = []
+    notes: list[str] = []
+    started = time.perf_counter()
+    for key in selected:
+        print(f"[bench] {key}: {SECTIONS[key]} ...", file=sys.stderr, flush=True)
+        section_start = time.perf_counter()
+        noise = io.StringIO()  # the handlers' EMF metric lines and log lines are not figures
+        try:
+            with contextlib.redirect_stdout(noise), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                found, found_notes = _run_section(key)
+        except Exception as exc:  # noqa: BLE001 - one broken section must not hide the others' figures
+            traceback.print_exc()
+            found, found_notes = [Figure(key, SECTIONS[key], "FAILED", "", False, repr(exc)[:160])], []
+        figures += found
+        notes += [f"{key}: {note}" for note in found_notes]
+        print(f"[bench] {key}: done in {time.perf_counter() - section_start:.0f} s", file=sys.stderr, flush=True)
+
+    header = [
+        f"Flexigift benchmarks ({'make bench' if len(selected) == len(SECTIONS) else 'python -m bench ' + ' '.join(selected)})",
+        f"run at {datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC} on {platform.machine()}, {os.cpu_count()} CPUs, "
+        f"Python {platform.python_version()}; took {time.perf_counter() - started:.0f} s",
+        "a: POWERTOOLS_TRACE_DISABLED=true for every handler (one extra row with tracing on, as deployed);",
+        "   times are measured inside a fresh interpreter, around the handler module's import (its init).",
+        "b: each route called once with events/<module>.json against moto in process; target = the access",
+        "   pattern's minimum (1 request for a read, 1 write for a write, +1 UpdateItem for an integer id).",
+        "c, e: moto in process; d: the local stack (moto server on loopback, handler worker processes).",
+        "",
+    ]
+    text = "\n".join(header) + format_table(figures) + "\n" + ("\n" + "\n".join(notes) + "\n" if notes else "")
+    print(text)
+    if len(selected) == len(SECTIONS):
+        RESULTS.write_text(text)
+        print(f"saved to {RESULTS.relative_to(Path.cwd()) if RESULTS.is_relative_to(Path.cwd()) else RESULTS}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

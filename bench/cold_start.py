@@ -1,0 +1,106 @@
+"""Figure a: cold start. Each handler module of template.yaml is imported (with its module-level init) in a
+fresh interpreter, with its environment from the template and Lambda's import path (the function's
+CodeUri, then its layers), and timed with perf_counter inside that process (interpreter start-up, the
+same for every Lambda, is left out). The baseline is a handler that imports boto3 and creates one
+DynamoDB client, measured in the same run, interleaved with the handlers."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections import defaultdict
+
+from bench.moto_env import function_environment
+from bench.report import Figure, median, ms, ratio
+from local import lambda_runtime, template
+
+TARGET = 1.3
+RUNS = int(os.environ.get("BENCH_COLD_RUNS", "3"))
+
+HANDLER_PROBE = """
+import importlib, json, sys, time
+paths, module, attribute = json.loads(sys.argv[1])
+sys.path[:0] = paths
+start = time.perf_counter()
+handler = getattr(importlib.import_module(module), attribute)
+elapsed = time.perf_counter() - start
+print(json.dumps({"seconds": elapsed, "xray_loaded": "aws_xray_sdk" in sys.modules}))
+"""
+
+BASELINE_PROBE = """
+import json, time
+start = time.perf_counter()
+import boto3
+from botocore.config import Config
+client = boto3.session.Session().client("dynamodb", config=Config(retries={"max_attempts": 3, "mode": "standard"},
+                                                                  connect_timeout=3, read_timeout=10))
+print(json.dumps({"seconds": time.perf_counter() - start, "xray_loaded": False}))
+"""
+
+
+def _probe(code: str, env: dict[str, str], argument: str = "") -> dict:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("POWERTOOLS_", "AWS_"))}
+    clean.pop("PYTHONPATH", None)
+    output = subprocess.run([sys.executable, "-c", code, argument], env={**clean, **env}, cwd="/",  # noqa: S603
+                            capture_output=True, text=True, check=True).stdout
+    return json.loads(output.strip().splitlines()[-1])
+
+
+def _handler_argument(fn: template.Function) -> str:
+    return json.dumps([lambda_runtime.code_paths([fn]), fn.module, fn.attribute])
+
+
+def _baseline_env() -> dict[str, str]:
+    return {"AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+
+
+def import_costs(fn: template.Function, top: int = 8) -> list[tuple[str, float]]:
+    """Self import time by top-level package (python -X importtime), largest first."""
+    env = {**os.environ, **function_environment(fn), "POWERTOOLS_TRACE_DISABLED": "true"}
+    env.pop("PYTHONPATH", None)
+    stderr = subprocess.run([sys.executable, "-X", "importtime", "-c", HANDLER_PROBE, _handler_argument(fn)],  # noqa: S603
+                            env=env, cwd="/", capture_output=True, text=True, check=True).stderr
+    by_package: dict[str, float] = defaultdict(float)
+    for line in stderr.splitlines():
+        if not line.startswith("import time:") or "self [us]" in line:
+            continue
+        self_us, _cumulative, name = (part.strip() for part in line.removeprefix("import time:").split("|"))
+        by_package[name.split(".")[0]] += int(self_us) / 1e6
+    return sorted(by_package.items(), key=lambda item: -item[1])[:top]
+
+
+def run() -> tuple[list[Figure], list[str]]:
+    functions = sorted(template.functions().values(), key=lambda f: f.module)
+    baseline: list[float] = []
+    samples: dict[str, list[float]] = defaultdict(list)
+    xray: dict[str, bool] = {}
+    for _round in range(RUNS):
+        for index, fn in enumerate(functions):
+            if index % 6 == 0:  # the baseline, interleaved so that both see the same machine load
+                baseline.append(_probe(BASELINE_PROBE, _baseline_env())["seconds"])
+            env = {**function_environment(fn), "POWERTOOLS_TRACE_DISABLED": "true"}
+            result = _probe(HANDLER_PROBE, env, _handler_argument(fn))
+            samples[fn.logical_id].append(result["seconds"])
+            xray[fn.logical_id] = result["xray_loaded"]
+    base = median(baseline)
+    figures = [Figure("a", "baseline: import boto3 + one DynamoDB client", ms(base), "", None,
+                      f"median of {len(baseline)}")]
+    for fn in functions:
+        value = median(samples[fn.logical_id])
+        figures.append(Figure("a", f"cold start {fn.module}", f"{ms(value)} = {ratio(value / base)}",
+                              f"<= {TARGET}x", value / base <= TARGET,
+                              f"median of {RUNS}" + ("; X-Ray SDK loaded though tracing is off"
+                                                     if xray[fn.logical_id] else "")))
+    # as deployed, tracing is on: one handler with POWERTOOLS_TRACE_DISABLED unset
+    get_user = next((fn for fn in functions if fn.module == "get_user"), functions[0])
+    traced = median([_probe(HANDLER_PROBE, function_environment(get_user) | {"POWERTOOLS_TRACE_DISABLED": "false"},
+                            _handler_argument(get_user))["seconds"] for _ in range(RUNS)])
+    figures.append(Figure("a", f"cold start {get_user.module}, tracing on (as deployed)",
+                          f"{ms(traced)} = {ratio(traced / base)}", f"<= {TARGET}x", traced / base <= TARGET,
+                          f"median of {RUNS}"))
+    costs = import_costs(get_user)
+    notes = [f"largest import costs of {get_user.module} (self time by top-level package, tracing off): "
+             + ", ".join(f"{name} {seconds * 1000:.0f} ms" for name, seconds in costs)]
+    return figures, notes

@@ -1,0 +1,119 @@
+"""The in-process AWS of the bench: moto (as the integration tests use it), the table from template.yaml,
+the rewards' bucket, queues, KMS key and verified sender, and every function's environment."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from local import template
+
+ROOT = template.ROOT
+for _path in (ROOT / "functions", ROOT / "layers" / "common"):
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
+
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+TABLE = "flexigift-bench"
+QUEUE = "flexigift-bench-rewards-delivery"
+DLQ = "flexigift-bench-rewards-delivery-dlq"
+PHYSICAL = {
+    "Table": TABLE,
+    "CatalogFeedBucket": "flexigift-bench-catalog-feed",
+    "RewardsDeliveryQueue": f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{QUEUE}",
+    "RewardsDeliveryQueue.Arn": f"arn:aws:sqs:{REGION}:{ACCOUNT}:{QUEUE}",
+    "RewardsDeliveryDLQ": f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{DLQ}",
+    "RewardsDeliveryDLQ.Arn": f"arn:aws:sqs:{REGION}:{ACCOUNT}:{DLQ}",
+    "RewardCodesKeyAlias": "alias/flexigift-bench-reward-codes",
+}
+BASE_ENVIRONMENT = {"AWS_DEFAULT_REGION": REGION, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                    "POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_METRICS_DISABLED": "true",
+                    "POWERTOOLS_DEV": "false", "POWERTOOLS_LOG_LEVEL": "ERROR"}
+
+
+def function_environment(fn: template.Function) -> dict[str, str]:
+    """One function's environment as template.yaml gives it, with the bench's physical names."""
+    env = dict(BASE_ENVIRONMENT)
+    for name, value in fn.environment.items():
+        resolved = template.resolve(value, PHYSICAL, {"StageName": "bench"})
+        env[name] = str(resolved).lower() if isinstance(resolved, bool) else str(resolved)
+    env["POWERTOOLS_LOG_LEVEL"] = "ERROR"
+    return env
+
+
+def all_functions_environment() -> dict[str, str]:
+    env: dict[str, str] = {}
+    for fn in template.functions().values():
+        env.update(function_environment(fn))
+    return env
+
+
+@dataclass
+class CallCounter:
+    """DynamoDB API calls by operation name, counted through botocore's before-call events."""
+
+    counts: Counter = field(default_factory=Counter)
+
+    def __call__(self, model: Any, **_: Any) -> None:
+        self.counts[model.name] += 1
+
+    def take(self) -> Counter:
+        taken, self.counts = self.counts, Counter()
+        return taken
+
+
+@dataclass
+class MotoAws:
+    dynamodb: Any          # a raw client of the bench (not the application's)
+    s3: Any
+    counter: CallCounter
+
+    def upload_feed(self, body: bytes) -> None:
+        from flexigift.settings import get_settings
+
+        self.s3.put_object(Bucket=PHYSICAL["CatalogFeedBucket"], Key=get_settings().catalog_feed_key, Body=body)
+
+
+@contextmanager
+def moto_aws() -> Iterator[MotoAws]:
+    """A fresh moto account holding the template's table and the rewards' resources; the application's
+    DynamoDB client (flexigift.aws.dynamodb()) counts its calls into `counter`."""
+    import boto3
+    from moto import mock_aws
+
+    from flexigift.aws import dynamodb, reset_clients
+
+    saved = dict(os.environ)
+    os.environ.pop("AWS_ENDPOINT_URL", None)
+    os.environ.update(all_functions_environment())
+    reset_clients()
+    try:
+        with mock_aws():
+            raw = boto3.client("dynamodb", region_name=REGION)
+            raw.create_table(TableName=TABLE, **template.table_definition())
+            s3 = boto3.client("s3", region_name=REGION)
+            s3.create_bucket(Bucket=PHYSICAL["CatalogFeedBucket"])
+            sqs = boto3.client("sqs", region_name=REGION)
+            dlq = sqs.create_queue(QueueName=DLQ)["QueueUrl"]
+            dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            sqs.create_queue(QueueName=QUEUE, Attributes={
+                "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 3})})
+            kms = boto3.client("kms", region_name=REGION)
+            key_id = kms.create_key(Description="reward codes (bench)")["KeyMetadata"]["KeyId"]
+            kms.create_alias(AliasName=PHYSICAL["RewardCodesKeyAlias"], TargetKeyId=key_id)
+            sender = str(template.load()["Parameters"]["RewardsSenderEmail"]["Default"])
+            boto3.client("sesv2", region_name=REGION).create_email_identity(EmailIdentity=sender)
+            counter = CallCounter()
+            dynamodb().meta.events.register("before-call.dynamodb.*", counter)
+            yield MotoAws(dynamodb=raw, s3=s3, counter=counter)
+    finally:
+        reset_clients()
+        os.environ.clear()
+        os.environ.update(saved)

@@ -1,0 +1,130 @@
+"""Figure b: DynamoDB requests per API operation, counted through botocore's before-call events on the
+application's own client, each route called once with its events/<module>.json against moto."""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from typing import Any
+
+from bench.moto_env import moto_aws
+from bench.report import Figure
+from local import template
+
+WRITES = {"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem"}
+# Creates whose resource has an integer id drawn from a counter item (/users/1, /gift_cards/1, /products/1).
+NUMERIC_ID_CREATES = {"create_user", "create_gift_card", "create_product"}
+
+# The order the routes are called in: each step leaves what the next ones need (the seed's Jack, his
+# Kohl's card linked, the dog bed, a payment, a reward order, an API key), deletes last.
+SEQUENCE = [
+    "create_user", "create_gift_card", "create_product", "replace_user", "get_user", "list_users",
+    "update_user", "get_gift_card", "list_gift_cards", "replace_gift_card", "list_gift_card_activities",
+    "get_product", "list_products", "replace_product", "update_product", "checkout_quote", "create_payment",
+    "get_payment", "create_refund", "create_api_key", "list_api_keys", "revoke_api_key",
+    "get_rewards_catalog", "create_reward_order", "get_reward_order", "list_reward_orders",
+    "resend_reward_order", "update_gift_card", "delete_gift_card", "delete_product", "delete_user",
+]
+
+
+def expected_calls(module: str, method: str) -> int:
+    """The minimum for the access pattern: 1 request for a read, 1 (transactional) write for a write,
+    plus 1 counter UpdateItem where the created resource gets an integer id."""
+    return 1 + (module in NUMERIC_ID_CREATES) if not is_read(module, method) else 1
+
+
+def is_read(module: str, method: str) -> bool:
+    return method == "GET" or module == "checkout_quote"  # a quote prices a basket and stores nothing
+
+
+def _id_from(body: Any) -> str | None:
+    if isinstance(body, dict):
+        for name in ("id", "payment_id", "key_id", "order_id"):
+            if body.get(name) is not None:
+                return str(body[name])
+    return None
+
+
+def route_modules() -> dict[str, tuple[str, str]]:
+    """module -> (method, path) of every API route with an explicit method."""
+    functions = template.functions()
+    return {functions[r.function].module: (r.method, r.path) for r in template.routes() if r.method != "ANY"}
+
+
+def run() -> list[Figure]:
+    routes = route_modules()
+    figures: list[Figure] = []
+    ids: dict[str, str] = {}
+    with moto_aws() as aws:
+        from flexigift.logic.refresh_catalog import refresh_catalog
+        from tests.support import api_event, call
+
+        aws.upload_feed((template.ROOT / "feeds" / "catalog.json").read_bytes())
+        refresh_catalog()
+        aws.counter.take()
+        for module in SEQUENCE:
+            if module not in routes:
+                continue
+            method, path = routes[module]
+            path_id = None
+            if "{id}" in path or "{key_id}" in path:
+                path_id = {"payments": ids.get("payment"), "rewards": ids.get("order"),
+                           "admin": ids.get("api_key")}.get(path.split("/")[1], None)
+            event = api_event(module, path_id=path_id)
+            event["requestContext"]["requestId"] = str(uuid.uuid4())
+            if "Idempotency-Key" in (event.get("headers") or {}):
+                event["headers"]["Idempotency-Key"] = str(uuid.uuid4())
+            if module == "create_reward_order":  # by email, so that it can be resent
+                event["body"] = '{"reward_id": 27222, "amount": 1, "delivery_email": "jack.johnson@example.com"}'
+            aws.counter.take()
+            status, body, _ = call(module, event)
+            counts = aws.counter.take()
+            if module == "create_payment":
+                ids["payment"] = _id_from(body) or ""
+            elif module == "create_reward_order":
+                ids["order"] = _id_from(body) or ""
+                _deliver_emails()  # the worker sends the email, so that the order can be resent
+                aws.counter.take()
+            elif module == "create_api_key":
+                ids["api_key"] = _id_from(body) or ""
+            figures.append(_figure(module, method, path, status, counts))
+        for module in sorted(set(routes) - set(SEQUENCE)):
+            method, path = routes[module]
+            figures.append(Figure("b", f"{method} {path}", "not run", "", None, "no step in the bench's sequence"))
+    return figures
+
+
+def _deliver_emails() -> None:
+    """One poll of the delivery queue by its worker function, as the SQS event source does."""
+    import boto3
+
+    from bench.moto_env import PHYSICAL, REGION
+    from tests.support import FakeContext, handler
+
+    queue_url = PHYSICAL["RewardsDeliveryQueue"]
+    messages = boto3.client("sqs", region_name=REGION).receive_message(
+        QueueUrl=queue_url, MaxNumberOfMessages=10, AttributeNames=["All"]).get("Messages", [])
+    arn = PHYSICAL["RewardsDeliveryQueue.Arn"]
+    event = {"Records": [{"messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
+                          "attributes": m.get("Attributes", {}), "messageAttributes": {}, "md5OfBody": m["MD5OfBody"],
+                          "eventSource": "aws:sqs", "eventSourceARN": arn, "awsRegion": REGION} for m in messages]}
+    if messages:
+        handler("deliver_reward_emails")(event, FakeContext())
+
+
+def _figure(module: str, method: str, path: str, status: int, counts: Counter) -> Figure:
+    total = sum(counts.values())
+    expected = expected_calls(module, method)
+    calls = ", ".join(f"{name} {n}" for name, n in sorted(counts.items())) or "none"
+    note = f"HTTP {status}"
+    if "Scan" in counts:
+        note += "  *** SCAN IN A REQUEST PATH ***"
+    target = f"<= {expected} ({'read' if is_read(module, method) else 'write'}{' + id counter' if expected == 2 else ''})"
+    ok = status < 300 and total <= expected and "Scan" not in counts
+    if status >= 300:
+        note += " (not a success: counts are of a refusal)"
+    return Figure("b", f"{method} {path} [{module}]", f"{total}: {calls}", target, ok, note)
+
+
+def scan_seen(figures: list[Figure]) -> bool:
+    return any("SCAN" in f.note for f in figures)

@@ -1,0 +1,48 @@
+"""The bench's pure helpers (percentiles, the results table). The bench itself is not a test: nothing
+here times anything."""
+
+import pytest
+
+import bench.__main__  # noqa: F401 - the entry point imports without running anything
+from bench import cold_start, requests_per_route
+from bench.report import Figure, format_table, median, percentile
+
+
+def test_percentile_interpolates_between_closest_ranks():
+    values = [4.0, 1.0, 3.0, 2.0]
+    assert percentile(values, 0) == 1.0
+    assert percentile(values, 100) == 4.0
+    assert median(values) == 2.5
+    assert percentile([10.0, 20.0, 30.0, 40.0, 50.0], 99) == pytest.approx(49.6)
+    assert median([7.0]) == 7.0
+
+
+def test_percentile_refuses_no_values_and_out_of_range():
+    with pytest.raises(ValueError):
+        percentile([], 50)
+    with pytest.raises(ValueError):
+        percentile([1.0], 101)
+
+
+def test_the_table_puts_each_figure_beside_its_target_and_verdict():
+    table = format_table([
+        Figure("a", "cold start get_user", "500.0 ms = 2.40x", "<= 1.3x", False),
+        Figure("c", "warm get_user", "1.10x", "<= 1.2x", True, "median of 200"),
+        Figure("d", "local stack", "65 req/s", "(figures only)", None),
+    ])
+    lines = table.splitlines()
+    assert lines[0].split() == ["figure", "value", "target", "verdict", "note"]
+    assert set(lines[1].replace(" ", "")) == {"-"}
+    assert lines[2].split()[-4:] == ["<=", "1.3x", "NOT", "MET"]
+    assert lines[3].split()[-6:] == ["<=", "1.2x", "met", "median", "of", "200"]
+    assert lines[4].rstrip().endswith("(figures only)")  # no target: no verdict
+    starts = {line.index(value) for line, value in zip(lines[2:], ["500.0 ms", "1.10x", "65 req/s"], strict=True)}
+    assert len(starts) == 1  # the value column is aligned
+
+
+def test_expected_minimum_requests_follow_the_access_pattern():
+    assert requests_per_route.expected_calls("get_user", "GET") == 1
+    assert requests_per_route.expected_calls("checkout_quote", "POST") == 1
+    assert requests_per_route.expected_calls("create_user", "POST") == 2   # + the integer id counter
+    assert requests_per_route.expected_calls("create_payment", "POST") == 1
+    assert cold_start.TARGET == 1.3
