@@ -34,11 +34,11 @@ STAGE = "local"
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
 
 # API Gateway's default status per gateway response type (used when the template sets none)
-_DEFAULT_STATUS = {"UNAUTHORIZED": 401, "ACCESS_DENIED": 403, "MISSING_AUTHENTICATION_TOKEN": 403,
+_DEFAULT_STATUS = {"UNAUTHORIZED": 401, "ACCESS_DENIED": 403, "MISSING_AUTHENTICATION_TOKEN": 403,  # nosec B105  # status codes
                    "AUTHORIZER_FAILURE": 500, "AUTHORIZER_CONFIGURATION_ERROR": 500, "BAD_REQUEST_BODY": 400,
                    "REQUEST_TOO_LARGE": 413, "INTEGRATION_FAILURE": 504, "INTEGRATION_TIMEOUT": 504}
 _ERROR_TYPE_HEADER = {"UNAUTHORIZED": "UnauthorizedException", "ACCESS_DENIED": "AccessDeniedException",
-                      "MISSING_AUTHENTICATION_TOKEN": "MissingAuthenticationTokenException",
+                      "MISSING_AUTHENTICATION_TOKEN": "MissingAuthenticationTokenException",  # nosec B105  # error names
                       "AUTHORIZER_FAILURE": "AuthorizerFailureException",
                       "AUTHORIZER_CONFIGURATION_ERROR": "AuthorizerConfigurationException",
                       "REQUEST_TOO_LARGE": "RequestTooLargeException"}

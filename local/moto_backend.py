@@ -20,7 +20,7 @@ from typing import Any
 
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"  # moto's default account
-DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}  # nosec B105  # moto's fake credentials
 
 # Variables that would send boto3 somewhere other than the endpoint below, or to a real account
 _FOREIGN_AWS_VARIABLES = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN",

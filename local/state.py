@@ -51,7 +51,7 @@ def running_stack(path: Path | None = None, timeout: float = 1.0) -> dict[str, A
     if not state or "port" not in state:
         return None
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{state['port']}/_local/health",  # noqa: S310 - loopback
+        with urllib.request.urlopen(f"http://127.0.0.1:{state['port']}/_local/health",  # noqa: S310  # nosec B310  # loopback
                                     timeout=timeout) as response:
             healthy = response.status == 200 and json.loads(response.read()).get("status") == "ok"
     except (OSError, ValueError):

@@ -259,7 +259,7 @@ def _attempts(what: str) -> Iterator[int]:
         if attempt:
             if time.monotonic() >= deadline:
                 break
-            time.sleep(random.uniform(0, min(BACKOFF_CAP, BACKOFF_FIRST * 2 ** attempt)))  # noqa: S311 - jitter
+            time.sleep(random.uniform(0, min(BACKOFF_CAP, BACKOFF_FIRST * 2 ** attempt)))  # noqa: S311  # nosec B311  # retry jitter, not a secret
         yield attempt
     raise Conflict(f"The gift cards kept changing under this {what.lower()}; nothing was charged or credited. "
                    f"Retry with the same {IDEMPOTENCY_HEADER}")

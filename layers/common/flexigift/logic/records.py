@@ -107,4 +107,4 @@ def commit(tx: Transaction, failures: Mapping[str, FlexigiftError | type[StaleRe
                 raise StaleRecord() from None
             if not cancelled.contention or attempt == ATTEMPTS - 1:
                 raise Conflict("This request conflicts with a concurrent change; try again") from None
-            time.sleep(random.uniform(0.01, 0.05) * (attempt + 1))  # noqa: S311 - jitter, not a secret
+            time.sleep(random.uniform(0.01, 0.05) * (attempt + 1))  # noqa: S311  # nosec B311  # retry jitter, not a secret
