@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 from pydantic import Field, StrictBool, field_validator
 
-from flexigift.models.common import Identifier, Money, RequestModel, ResponseModel, money_number
+from flexigift.models.common import Identifier, Money, MoneyAmount, RequestModel, ResponseModel, money_number
 
 Quantity = Annotated[int, Field(strict=True, ge=1, le=100)]
 PositiveMoney = Annotated[Money, Field(gt=0)]
@@ -64,8 +64,8 @@ def _money(value: object) -> Decimal:
 class Allocation(ResponseModel):
     card_id: str
     gift_card_id: int = Field(description="The card's numeric id: /gift_cards/{id}")
-    amount: Decimal
-    balance_after: Decimal
+    amount: MoneyAmount
+    balance_after: MoneyAmount
 
     @classmethod
     def from_record(cls, record: dict) -> Allocation:
@@ -77,7 +77,7 @@ class QuoteCard(ResponseModel):
     card_id: str
     gift_card_id: int
     issuer: str
-    balance: Decimal
+    balance: MoneyAmount
     expiry_date: str
 
 
@@ -86,19 +86,19 @@ class QuoteLine(ResponseModel):
     name: str
     eligible_issuer: str
     quantity: int
-    unit_price: Decimal
-    amount: Decimal
-    payable_by_gift_cards: Decimal
-    remainder_due: Decimal
+    unit_price: MoneyAmount
+    amount: MoneyAmount
+    payable_by_gift_cards: MoneyAmount
+    remainder_due: MoneyAmount
     cards: list[QuoteCard] = Field(description="The user's linked cards that can pay for this item")
 
 
 class Quote(ResponseModel):
     user_id: str
     items: list[QuoteLine]
-    total: Decimal
-    payable_by_gift_cards: Decimal
-    remainder_due: Decimal
+    total: MoneyAmount
+    payable_by_gift_cards: MoneyAmount
+    remainder_due: MoneyAmount
     allocations: list[Allocation] = Field(description="What a payment made now would debit")
 
 
@@ -107,10 +107,10 @@ class PaymentLine(ResponseModel):
     name: str
     eligible_issuer: str
     quantity: int
-    unit_price: Decimal
-    amount: Decimal
-    paid_by_gift_cards: Decimal
-    remainder_due: Decimal
+    unit_price: MoneyAmount
+    amount: MoneyAmount
+    paid_by_gift_cards: MoneyAmount
+    remainder_due: MoneyAmount
 
     @classmethod
     def from_record(cls, record: dict) -> PaymentLine:
@@ -122,7 +122,7 @@ class PaymentLine(ResponseModel):
 class Refund(ResponseModel):
     id: str
     payment_id: str
-    amount: Decimal
+    amount: MoneyAmount
     allocations: list[Allocation]
     created_at: str
 
@@ -142,11 +142,11 @@ class PaymentStatus(StrEnum):
 class Payment(ResponseModel):
     id: str
     status: PaymentStatus
-    amount: Decimal = Field(description="Captured from gift cards")
-    total: Decimal = Field(description="The items' total price")
-    remainder_due: Decimal = Field(description="Left for the merchant to collect by other means")
+    amount: MoneyAmount = Field(description="Captured from gift cards")
+    total: MoneyAmount = Field(description="The items' total price")
+    remainder_due: MoneyAmount = Field(description="Left for the merchant to collect by other means")
     allocations: list[Allocation]
-    refunded_amount: Decimal
+    refunded_amount: MoneyAmount
     user_id: str
     items: list[PaymentLine]
     created_at: str
@@ -179,8 +179,8 @@ class Activity(ResponseModel):
     gift_card_id: int
     card_id: str
     type: ActivityType
-    amount: Decimal = Field(description="Signed: what the balance changed by (REDEEM is negative)")
-    balance_after: Decimal
+    amount: MoneyAmount = Field(description="Signed: what the balance changed by (REDEEM is negative)")
+    balance_after: MoneyAmount
     reference: Optional[str] = Field(default=None, description="The payment id for REDEEM and REFUND")
     refund_id: Optional[str] = None
     created_at: str

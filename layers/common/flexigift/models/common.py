@@ -7,7 +7,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, WithJsonSchema
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -55,6 +55,11 @@ def _two_places(value: Decimal) -> Decimal:
 
 Money = Annotated[Decimal, BeforeValidator(_money_input), AfterValidator(_two_places),
                   Field(ge=0, le=MAX_MONEY)]
+
+
+# Money in a response: a Decimal written as a JSON number by flexigift.jsonio (pydantic would describe a
+# Decimal it serialises itself as a string, which is not what the API writes).
+MoneyAmount = Annotated[Decimal, WithJsonSchema({"type": "number"})]
 
 
 def _iso_date_input(value: Any) -> Any:

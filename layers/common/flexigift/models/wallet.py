@@ -13,6 +13,7 @@ from flexigift.models.common import (
     Identifier,
     IsoDate,
     Money,
+    MoneyAmount,
     RequestModel,
     ResponseModel,
     ShortText,
@@ -110,7 +111,7 @@ class GiftCard(ResponseModel):
     card_id: str
     user_id: str
     issuer: str
-    balance: Decimal
+    balance: MoneyAmount
     expiry_date: str
     id: int
     state: CardState
