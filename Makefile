@@ -64,6 +64,11 @@ SCOPES ?= wallet:read
 api-key: $(VENV)/.installed
 	@$(PY) -m local.admin create-key --port $(PORT) --scopes "$(SCOPES)"
 
+# Regenerate docs/openapi.json from the handlers' routes and models (a unit test fails while it is stale).
+.PHONY: openapi
+openapi: $(VENV)/.installed
+	$(PY) -m local.openapi --write
+
 validate: $(VENV_SAM)/.installed
 	$(VENV_SAM)/bin/sam validate --lint --template template.yaml
 	$(VENV_SAM)/bin/cfn-lint template.yaml

@@ -16,8 +16,10 @@ OptionalText = Optional[str]
          responses={200: {"description": "A page",
                          "content": {"application/json": {"model": list[Activity]}}}})
 def handle(id: int, limit: Annotated[Optional[int], Query(ge=1, le=100)] = None,
-           cursor: Annotated[OptionalText, Query()] = None):
+           cursor: Annotated[OptionalText, Query()] = None,
+           activity_type: Annotated[OptionalText, Query(alias="type", description="Only entries of this type (ACTIVATE, REDEEM, ...)")] = None):
     require_scope(app, "wallet:read")
+    # the filters above are declared for the OpenAPI spec; query_params reads and checks them
     filters, page_size, page_cursor = query_params(app, FILTERS)
     items, next_cursor = list_activities(id, filters, page_size, page_cursor)
     return page_response(app, items, next_cursor, filters, page_size)

@@ -14,8 +14,12 @@ OptionalText = Optional[str]
 
 @app.get("/gift_cards", operation_id="list_gift_cards", responses={200: {"description": "A page", "content": {"application/json": {"model": list[GiftCard]}}}})
 def handle(limit: Annotated[Optional[int], Query(ge=1, le=100)] = None,
-           cursor: Annotated[OptionalText, Query()] = None):
+           cursor: Annotated[OptionalText, Query()] = None,
+           card_id: Annotated[OptionalText, Query(description="Only the card with this card_id")] = None,
+           user_id: Annotated[OptionalText, Query(description="Only this user's cards")] = None,
+           issuer: Annotated[OptionalText, Query(description="Only this issuer's cards")] = None):
     require_scope(app, "wallet:read")
+    # the filters above are declared for the OpenAPI spec; query_params reads and checks them
     filters, page_size, page_cursor = query_params(app, FILTERS)
     items, next_cursor = list_cards(filters, page_size, page_cursor)
     return page_response(app, items, next_cursor, filters, page_size)

@@ -14,8 +14,11 @@ OptionalText = Optional[str]
 
 @app.get("/products", operation_id="list_products", responses={200: {"description": "A page", "content": {"application/json": {"model": list[Product]}}}})
 def handle(limit: Annotated[Optional[int], Query(ge=1, le=100)] = None,
-           cursor: Annotated[OptionalText, Query()] = None):
+           cursor: Annotated[OptionalText, Query()] = None,
+           product_id: Annotated[OptionalText, Query(description="Only the product with this product_id")] = None,
+           eligible_issuer: Annotated[OptionalText, Query(description="Only products this issuer's cards may buy")] = None):
     require_scope(app, "wallet:read")
+    # the filters above are declared for the OpenAPI spec; query_params reads and checks them
     filters, page_size, page_cursor = query_params(app, FILTERS)
     items, next_cursor = list_products(filters, page_size, page_cursor)
     return page_response(app, items, next_cursor, filters, page_size)

@@ -14,8 +14,12 @@ OptionalText = Optional[str]
 
 @app.get("/users", operation_id="list_users", responses={200: {"description": "A page", "content": {"application/json": {"model": list[User]}}}})
 def handle(limit: Annotated[Optional[int], Query(ge=1, le=100)] = None,
-           cursor: Annotated[OptionalText, Query()] = None):
+           cursor: Annotated[OptionalText, Query()] = None,
+           user_id: Annotated[OptionalText, Query(description="Only the user with this user_id")] = None,
+           amazon_id: Annotated[OptionalText, Query(description="Only users with this Amazon id")] = None,
+           email: Annotated[OptionalText, Query(description="Only users with this email")] = None):
     require_scope(app, "wallet:read")
+    # the filters above are declared for the OpenAPI spec; query_params reads and checks them
     filters, page_size, page_cursor = query_params(app, FILTERS)
     items, next_cursor = list_users(filters, page_size, page_cursor)
     return page_response(app, items, next_cursor, filters, page_size)
