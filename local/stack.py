@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from local import lambda_runtime, resources, rewards_services, state, template
+from local.docs import DocsService
 from local.gateway import Gateway, GatewayServer, make_server
 from local.moto_backend import MotoServer, point_boto3_at
 from local.workers import WorkerPool
@@ -210,7 +211,7 @@ class StateFileService:
 
 def default_services() -> list[Service]:
     return [MotoService(), ResourcesService(), FunctionEnvironmentService(), BootstrapKeyService(),
-            WorkerPoolService(), GatewayService(), *rewards_services.services(), StateFileService()]
+            WorkerPoolService(), GatewayService(), DocsService(), *rewards_services.services(), StateFileService()]
 
 
 # --- command line ----------------------------------------------------------------------------------
