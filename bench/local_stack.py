@@ -4,23 +4,18 @@ they measure this machine and the local stand-ins, not Lambda and DynamoDB."""
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
-import subprocess
-import sys
-import tempfile
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import requests
 
 from bench.report import Figure, ms, percentile
-from local import template
+from local.launch import launched_stack
 
 CLIENTS = 8
 DURATION = float(os.environ.get("BENCH_STACK_SECONDS", "10"))
@@ -34,36 +29,8 @@ BASKET = {"user_id": "bench-user", "items": [{"product_id": "bench-penny", "quan
 
 @contextmanager
 def running_stack(api_key: str) -> Iterator[str]:
-    with tempfile.TemporaryDirectory(prefix="flexigift-bench-") as tmp:
-        state_file, log_path = Path(tmp) / "state" / "state.json", Path(tmp) / "stack.log"
-        env = {**os.environ, "FLEXIGIFT_API_KEY": api_key, "PYTHONUNBUFFERED": "1"}
-        env.pop("AWS_ENDPOINT_URL", None)
-        with log_path.open("wb") as log:
-            process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-                [sys.executable, "-m", "local.stack", "--port", "0", "--state-dir", str(state_file.parent),
-                 "--log-level", "WARNING"], cwd=template.ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-            try:
-                yield _wait_until_ready(process, state_file, log_path)
-            finally:
-                process.terminate()
-                try:
-                    process.wait(15)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait(5)
-
-
-def _wait_until_ready(process: subprocess.Popen, state_file: Path, log_path: Path) -> str:
-    deadline = time.monotonic() + STARTUP_TIMEOUT
-    while time.monotonic() < deadline and process.poll() is None:
-        try:
-            url = json.loads(state_file.read_text())["url"]
-            if requests.get(url + "/_local/health", timeout=2).json() == {"status": "ok"}:
-                return url
-        except (OSError, ValueError, KeyError, requests.RequestException):
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"the local stack did not start:\n{log_path.read_text(errors='replace')[-3000:]}")
+    with launched_stack(api_key, log_level="WARNING", startup_timeout=STARTUP_TIMEOUT) as base_url:
+        yield base_url
 
 
 def _seed(url: str, headers: dict[str, str]) -> int:
