@@ -81,13 +81,18 @@ class QuoteCard(ResponseModel):
     expiry_date: str
 
 
-class QuoteLine(ResponseModel):
+class _PricedLine(ResponseModel):
+    """What a quote line and a payment line both say of an item."""
+
     product_id: str
     name: str
     eligible_issuer: str
     quantity: int
     unit_price: MoneyAmount
     amount: MoneyAmount
+
+
+class QuoteLine(_PricedLine):
     payable_by_gift_cards: MoneyAmount
     remainder_due: MoneyAmount
     cards: list[QuoteCard] = Field(description="The user's linked cards that can pay for this item")
@@ -102,13 +107,7 @@ class Quote(ResponseModel):
     allocations: list[Allocation] = Field(description="What a payment made now would debit")
 
 
-class PaymentLine(ResponseModel):
-    product_id: str
-    name: str
-    eligible_issuer: str
-    quantity: int
-    unit_price: MoneyAmount
-    amount: MoneyAmount
+class PaymentLine(_PricedLine):
     paid_by_gift_cards: MoneyAmount
     remainder_due: MoneyAmount
 
