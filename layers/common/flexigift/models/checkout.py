@@ -9,7 +9,15 @@ from typing import Annotated, Optional
 
 from pydantic import Field, StrictBool, field_validator
 
-from flexigift.models.common import Identifier, Money, MoneyAmount, RequestModel, ResponseModel, money_number
+from flexigift.models.common import (
+    Identifier,
+    Money,
+    MoneyAmount,
+    RequestModel,
+    ResponseModel,
+    distinct_card_ids,
+    money_number,
+)
 
 Quantity = Annotated[int, Field(strict=True, ge=1, le=100)]
 PositiveMoney = Annotated[Money, Field(gt=0)]
@@ -29,12 +37,6 @@ def _distinct_products(items: list[LineItem]) -> list[LineItem]:
     return items
 
 
-def _distinct_cards(cards: Optional[list[str]]) -> Optional[list[str]]:
-    if cards is not None and len(set(cards)) != len(cards):
-        raise ValueError("must not list the same card twice")
-    return cards
-
-
 class QuoteRequest(RequestModel):
     user_id: Identifier
     items: Annotated[list[LineItem], Field(min_length=1, max_length=50)]
@@ -42,7 +44,7 @@ class QuoteRequest(RequestModel):
         default=None, description="Pay only with these of the user's cards, in this order")
 
     _items = field_validator("items")(_distinct_products)
-    _cards = field_validator("cards")(_distinct_cards)
+    _cards = field_validator("cards")(distinct_card_ids)
 
 
 class PaymentCreate(QuoteRequest):

@@ -91,3 +91,10 @@ class RequestModel(BaseModel):
 
 class ResponseModel(BaseModel):
     model_config = ConfigDict(extra="ignore")
+
+
+def distinct_card_ids(values: list[str] | None) -> list[str] | None:
+    """A list of card_ids may not name a card twice (a wallet's gift_cards, a payment's cards)."""
+    if values is not None and len(set(values)) != len(values):
+        raise ValueError("must not list the same card twice")
+    return values

@@ -18,17 +18,12 @@ from flexigift.models.common import (
     ResponseModel,
     ShortText,
     Text,
+    distinct_card_ids,
     money_number,
     money_string,
 )
 
 CardIdList = Annotated[list[Identifier], Field(max_length=25)]
-
-
-def _unique(values: Optional[list[str]]) -> Optional[list[str]]:
-    if values is not None and len(set(values)) != len(values):
-        raise ValueError("must not list the same card twice")
-    return values
 
 
 # --- users ---------------------------------------------------------------------------------------
@@ -40,7 +35,7 @@ class UserCreate(RequestModel):
     name: Text
     email: EmailStr
     gift_cards: Optional[CardIdList] = None
-    _unique_cards = field_validator("gift_cards")(_unique)
+    _unique_cards = field_validator("gift_cards")(distinct_card_ids)
 
 
 class UserReplace(UserCreate):
@@ -56,7 +51,7 @@ class UserPatch(RequestModel):
     email: Optional[EmailStr] = None
     gift_cards: Optional[CardIdList] = None
     id: Optional[int] = None
-    _unique_cards = field_validator("gift_cards")(_unique)
+    _unique_cards = field_validator("gift_cards")(distinct_card_ids)
 
 
 class User(ResponseModel):
