@@ -4,7 +4,7 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Body
 
-from flexigift.api import create_resolver, json_response, lambda_entry, require_scope
+from flexigift.api import caller, create_resolver, json_response, lambda_entry
 from flexigift.logic.checkout import IDEMPOTENCY_HEADER, create_payment
 from flexigift.models.checkout import Payment, PaymentCreate
 
@@ -15,7 +15,7 @@ app = create_resolver(scope="checkout")
           responses={201: {"description": "Captured (or the payment already made under this Idempotency-Key)",
                           "content": {"application/json": {"model": Payment}}}})
 def handle(body: Annotated[PaymentCreate, Body()]):
-    who = require_scope(app, "checkout")
+    who = caller(app)
     key = app.current_event.headers.get(IDEMPOTENCY_HEADER)
     payment, replayed = create_payment(body, key, who.key_id, who.program_id)
     return json_response(app, 201, payment, {"Location": f"/payments/{payment.id}",

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Body
 
-from flexigift.api import create_resolver, json_response, lambda_entry, require_scope
+from flexigift.api import caller, create_resolver, json_response, lambda_entry
 from flexigift.logic.checkout import IDEMPOTENCY_HEADER, refund_payment
 from flexigift.models.checkout import Refund, RefundCreate
 
@@ -15,7 +15,7 @@ app = create_resolver(scope="checkout")
           responses={201: {"description": "Refunded",
                           "content": {"application/json": {"model": Refund}}}})
 def handle(id: str, body: Annotated[RefundCreate, Body()]):
-    who = require_scope(app, "checkout")
+    who = caller(app)
     key = app.current_event.headers.get(IDEMPOTENCY_HEADER)
     refund, replayed = refund_payment(id, body, key, who.key_id, who.program_id)
     return json_response(app, 201, refund, {"Idempotent-Replayed": str(replayed).lower()})

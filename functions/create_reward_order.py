@@ -5,7 +5,7 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Body
 
-from flexigift.api import create_resolver, json_response, lambda_entry, request_id, require_scope
+from flexigift.api import caller, create_resolver, json_response, lambda_entry, request_id
 from flexigift.logic.place_order import IDEMPOTENCY_HEADER, place_order
 from flexigift.models.rewards import OrderPlaced, OrderRequest
 
@@ -14,7 +14,7 @@ app = create_resolver(scope="rewards:order")
 
 @app.post("/rewards/order", operation_id="create_reward_order", responses={201: {"description": "Ordered", "content": {"application/json": {"model": OrderPlaced}}}})
 def handle(body: Annotated[OrderRequest, Body()]):
-    who = require_scope(app, "rewards:order")
+    who = caller(app)
     key = app.current_event.headers.get(IDEMPOTENCY_HEADER)
     answer, replayed = place_order(body, who, request_id(app), key, app.lambda_context)
     headers = {"Cache-Control": "no-store", **({"Idempotent-Replayed": "true"} if replayed else {})}

@@ -1,6 +1,6 @@
 """GET /payments/{id}: a payment with its refunds."""
 
-from flexigift.api import create_resolver, json_response, lambda_entry, require_scope
+from flexigift.api import caller, create_resolver, json_response, lambda_entry
 from flexigift.logic.checkout import get_payment
 from flexigift.models.checkout import Payment
 
@@ -11,7 +11,7 @@ app = create_resolver(scope="checkout")
          responses={200: {"description": "The payment",
                          "content": {"application/json": {"model": Payment}}}})
 def handle(id: str):
-    who = require_scope(app, "checkout")
+    who = caller(app)
     return json_response(app, 200, get_payment(id, who.program_id))
 
 

@@ -1,6 +1,6 @@
 """GET /rewards/orders/{id}: one order of the caller's program, with its delivery status."""
 
-from flexigift.api import create_resolver, json_response, lambda_entry, request_id, require_scope
+from flexigift.api import caller, create_resolver, json_response, lambda_entry, request_id
 from flexigift.logic.reward_orders import get_order
 from flexigift.models.rewards import OrderEnvelope
 
@@ -9,7 +9,7 @@ app = create_resolver(scope="rewards:read")
 
 @app.get("/rewards/orders/<id>", operation_id="get_reward_order", responses={200: {"description": "The order", "content": {"application/json": {"model": OrderEnvelope}}}})
 def handle(id: str):  # noqa: A002 - the path parameter's name
-    who = require_scope(app, "rewards:read")
+    who = caller(app)
     return json_response(app, 200, OrderEnvelope(request_id=request_id(app), order=get_order(id, who)))
 
 

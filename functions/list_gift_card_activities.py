@@ -4,7 +4,7 @@ from typing import Annotated, Optional
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from flexigift.api import create_resolver, lambda_entry, page_response, query_params, require_scope
+from flexigift.api import create_resolver, lambda_entry, page_response, query_params
 from flexigift.logic.activities import FILTERS, list_activities
 from flexigift.models.checkout import Activity
 
@@ -18,7 +18,6 @@ OptionalText = Optional[str]
 def handle(id: int, limit: Annotated[Optional[int], Query(ge=1, le=100)] = None,
            cursor: Annotated[OptionalText, Query()] = None,
            activity_type: Annotated[OptionalText, Query(alias="type", description="Only entries of this type (ACTIVATE, REDEEM, ...)")] = None):
-    require_scope(app, "wallet:read")
     # the filters above are declared for the OpenAPI spec; query_params reads and checks them
     filters, page_size, page_cursor = query_params(app, FILTERS)
     items, next_cursor = list_activities(id, filters, page_size, page_cursor)

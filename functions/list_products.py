@@ -4,7 +4,7 @@ from typing import Annotated, Optional
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from flexigift.api import create_resolver, lambda_entry, page_response, query_params, require_scope
+from flexigift.api import create_resolver, lambda_entry, page_response, query_params
 from flexigift.logic.products import FILTERS, list_products
 from flexigift.models.wallet import Product
 
@@ -17,7 +17,6 @@ def handle(limit: Annotated[Optional[int], Query(ge=1, le=100)] = None,
            cursor: Annotated[OptionalText, Query()] = None,
            product_id: Annotated[OptionalText, Query(description="Only the product with this product_id")] = None,
            eligible_issuer: Annotated[OptionalText, Query(description="Only products this issuer's cards may buy")] = None):
-    require_scope(app, "wallet:read")
     # the filters above are declared for the OpenAPI spec; query_params reads and checks them
     filters, page_size, page_cursor = query_params(app, FILTERS)
     items, next_cursor = list_products(filters, page_size, page_cursor)

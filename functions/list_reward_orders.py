@@ -4,7 +4,7 @@ from typing import Annotated, Optional
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from flexigift.api import create_resolver, lambda_entry, page_response, query_params, require_scope
+from flexigift.api import caller, create_resolver, lambda_entry, page_response, query_params
 from flexigift.logic.reward_orders import list_orders
 from flexigift.models.rewards import Order
 
@@ -15,7 +15,7 @@ OptionalText = Optional[str]
 @app.get("/rewards/orders", operation_id="list_reward_orders", responses={200: {"description": "A page", "content": {"application/json": {"model": list[Order]}}}})
 def handle(limit: Annotated[Optional[int], Query(ge=1, le=100)] = None,
            cursor: Annotated[OptionalText, Query()] = None):
-    who = require_scope(app, "rewards:read")
+    who = caller(app)
     filters, page_size, page_cursor = query_params(app, ())
     items, next_cursor = list_orders(who, page_size, page_cursor)
     return page_response(app, items, next_cursor, filters, page_size)

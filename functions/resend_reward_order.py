@@ -4,7 +4,7 @@ from typing import Annotated, Optional
 
 from aws_lambda_powertools.event_handler.openapi.params import Body
 
-from flexigift.api import create_resolver, json_response, lambda_entry, request_id, require_scope
+from flexigift.api import caller, create_resolver, json_response, lambda_entry, request_id
 from flexigift.logic.resend_order import resend_order
 from flexigift.models.rewards import OrderEnvelope, ResendRequest
 
@@ -13,7 +13,7 @@ app = create_resolver(scope="rewards:order")
 
 @app.post("/rewards/orders/<id>/resend", operation_id="resend_reward_order", responses={202: {"description": "Queued", "content": {"application/json": {"model": OrderEnvelope}}}})
 def handle(id: str, body: Annotated[Optional[ResendRequest], Body()] = None):  # noqa: A002 - the path parameter
-    who = require_scope(app, "rewards:order")
+    who = caller(app)
     order = resend_order(id, who, body or ResendRequest())
     return json_response(app, 202, OrderEnvelope(request_id=request_id(app), order=order))
 

@@ -17,7 +17,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 from aws_lambda_powertools.logging import correlation_paths
 
 from flexigift import jsonio
-from flexigift.errors import FlexigiftError, Forbidden, Unauthorized, UnsupportedFilter, field_error
+from flexigift.errors import FlexigiftError, Unauthorized, UnsupportedFilter, field_error
 from flexigift.observability import logger, metrics, tracer
 from flexigift.settings import get_settings
 
@@ -65,10 +65,10 @@ def _refuse_before_routing(event: dict, scope: str | None) -> dict | None:
     A JSON media type in any letter case is normalised to what the resolver expects."""
     request = str((event.get("requestContext") or {}).get("requestId", ""))
     if scope is not None:
-        context = (event.get("requestContext") or {}).get("authorizer") or {}
+        context = _authorizer_context(event)
         if not context.get("key_id"):
             return _raw_error(request, 401, "unauthorized", "A valid API key is required in the Authorization header")
-        if scope not in str(context.get("scopes", "")).split():
+        if scope not in _scopes(context):
             return _raw_error(request, 403, "forbidden", f"This API key lacks the '{scope}' scope needed for this operation")
     if not event.get("body"):
         return None
@@ -104,9 +104,7 @@ def _refuse_non_utf8(event: dict, request: str) -> dict | None:
 def _raw_error(request: str, status: int, code: str, message: str,
                fields: list[dict[str, Any]] | None = None) -> dict:
     """The one error shape, as a Lambda proxy result, for refusals made before the resolver runs."""
-    body = {"status": "error", "request_id": request,
-            "error": {"code": code, "message": message, "fields": fields or []}}
-    logger.info("request refused", extra={"status": status, "code": code})
+    body = _error_body(request, status, code, message, fields)
     return {"statusCode": status, "headers": {"Content-Type": JSON, "X-Request-Id": request},
             "body": jsonio.dumps(body), "isBase64Encoded": False}
 
@@ -121,21 +119,24 @@ class Caller:
     program_id: str
 
 
+def _authorizer_context(event: dict) -> dict:
+    return (event.get("requestContext") or {}).get("authorizer") or {}
+
+
+def _scopes(context: dict) -> frozenset[str]:
+    return frozenset(str(context.get("scopes", "")).split())
+
+
 def caller(app: APIGatewayRestResolver) -> Caller:
-    """Who is calling, as the authorizer established it (requestContext.authorizer)."""
-    context = (app.current_event.raw_event.get("requestContext") or {}).get("authorizer") or {}
+    """Who is calling, as the authorizer established it (requestContext.authorizer). The operation's
+    scope was already checked before routing (create_resolver(scope=...))."""
+    context = _authorizer_context(app.current_event.raw_event)
     key_id = context.get("key_id")
     if not key_id:
         raise Unauthorized("A valid API key is required in the Authorization header")
-    return Caller(key_id=str(key_id), scopes=frozenset(str(context.get("scopes", "")).split()),
+    return Caller(key_id=str(key_id), scopes=_scopes(context),
                   program_id=str(context.get("program_id", "default")))
 
-
-def require_scope(app: APIGatewayRestResolver, scope: str) -> Caller:
-    who = caller(app)
-    if scope not in who.scopes:
-        raise Forbidden(f"This API key lacks the '{scope}' scope needed for this operation")
-    return who
 
 
 # --- responses -----------------------------------------------------------------------------------
@@ -153,13 +154,19 @@ def json_response(app: APIGatewayRestResolver, status: int, body: Any,
 
 def error_response(app: APIGatewayRestResolver, status: int, code: str, message: str,
                    fields: list[dict[str, Any]] | None = None, headers: dict[str, str] | None = None) -> Response:
-    body = {"status": "error", "request_id": request_id(app),
-            "error": {"code": code, "message": message, "fields": fields or []}}
+    body = _error_body(request_id(app), status, code, message, fields)
+    return json_response(app, status, body, headers)
+
+
+def _error_body(request: str, status: int, code: str, message: str,
+                fields: list[dict[str, Any]] | None) -> dict[str, Any]:
+    """The one error shape of the whole API, logged once (status and code only, never the input)."""
     if status >= 500:
         logger.error("request failed", extra={"status": status, "code": code})
     else:
         logger.info("request refused", extra={"status": status, "code": code})
-    return json_response(app, status, body, headers)
+    return {"status": "error", "request_id": request,
+            "error": {"code": code, "message": message, "fields": fields or []}}
 
 
 def _validation_response(app: APIGatewayRestResolver, exc: RequestValidationError) -> Response:
