@@ -75,11 +75,16 @@ validate: $(VENV_SAM)/.installed
 
 # Security checks (part of `make test`; each fails on a finding): checkov on the template (skips and their
 # reasons in .checkov.yaml), bandit on the code (config and justified skips: pyproject.toml [tool.bandit],
-# `# nosec BXXX  # reason` on the line), pip-audit on every pinned requirements file.
+# `# nosec BXXX  # reason` on the line), pip-audit on every pinned requirements file, then
+# .ci/advisories.py on every package installed in the three virtualenvs (PyPI's advisory data, reachable
+# where pip-audit's per-release queries are not; it names each package it could not check).
 # A vulnerability without a fixed version would be ignored here as --ignore-vuln ID, with the reason beside it.
 PIP_AUDIT_IGNORE :=
 AUDITED_REQUIREMENTS := layers/common/requirements.txt requirements-dev.txt requirements-sam.txt
-security: $(VENV_AUDIT)/.installed
+# PYSEC-2026-1325 = CVE-2024-23342 (Minerva timing side channel in ecdsa's signing, no fixed release): ecdsa
+# is only in .venv-audit, pulled in by checkov, which signs nothing with a key of ours; never deployed.
+ADVISORIES_IGNORE := --ignore PYSEC-2026-1325
+security: $(VENV)/.installed $(VENV_SAM)/.installed $(VENV_AUDIT)/.installed
 	$(VENV_AUDIT)/bin/checkov --config-file .checkov.yaml -f template.yaml
 	$(VENV_AUDIT)/bin/bandit -q -c pyproject.toml -r layers functions local \
 	  2> >(grep -v 'nosec encountered' >&2)   # bandit warns once per node of a statement carrying a nosec
@@ -91,13 +96,14 @@ security: $(VENV_AUDIT)/.installed
 	  [ "$$skipped" -eq 0 ] || echo "pip-audit: WARNING: $$skipped package(s) resolved from $$req are unknown to the vulnerability service and were not audited (PIP_AUDIT_FLAGS=--strict makes that fail)"; \
 	  [ $$rc -eq 0 ] || exit $$rc; \
 	done
+	$(PY) .ci/advisories.py $(ADVISORIES_IGNORE) $(ADVISORIES_FLAGS) $(VENV) $(VENV_SAM) $(VENV_AUDIT)
 
 build: $(VENV_SAM)/.installed
 	PATH="$(dir $(PYTHON)):$$PATH" $(VENV_SAM)/bin/sam build --template template.yaml 2>&1 \
 	  | grep -vE '^\s*$$|Commands you can use next|\[\*\]' ; test $${PIPESTATUS[0]} -eq 0
 
 lint: $(VENV)/.installed
-	$(VENV)/bin/ruff check layers functions local tests
+	$(VENV)/bin/ruff check layers functions local tests .ci
 
 bench: $(VENV)/.installed
 	$(PY) -m bench
