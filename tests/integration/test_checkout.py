@@ -302,7 +302,7 @@ class TestPayment:
 
         stale = checkout._read_wallet(PaymentCreate(**BASKET))
         patch_card(number, state="BLOCKED")
-        monkeypatch.setattr(checkout, "_read_wallet", lambda body: stale)
+        monkeypatch.setattr(checkout, "_read_wallet", lambda body, first=None: stale)
         before = snapshot(aws)
         status, body, _ = pay()
         assert status == 409 and body["error"]["code"] == "insufficient_funds"

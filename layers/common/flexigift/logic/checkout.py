@@ -50,7 +50,7 @@ from flexigift.models.common import money_string
 from flexigift.observability import logger, metrics
 from flexigift.store import checkout as store
 from flexigift.store import keys, ledger, wallet
-from flexigift.store.table import Transaction, TransactionCancelled
+from flexigift.store.table import Transaction, TransactionCancelled, batch_get, found_in
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 IDEMPOTENCY_TTL = timedelta(hours=24)
@@ -100,29 +100,62 @@ def _in_wallet(record: dict[str, Any], user_id: str) -> bool:
     return bool(record.get("linked")) and record.get("user_id") == user_id
 
 
-def _read_wallet(body: QuoteRequest) -> Wallet:
+def _first_reads(body: QuoteRequest, *extra: dict[str, str]) -> dict[tuple[str, str], dict[str, Any]]:
+    """One BatchGetItem: the user's guard (it names the wallet's cards), each product's guard, and any
+    `extra` item the caller needs (an Idempotency-Key claim)."""
+    return batch_get([*extra, keys.unique_key(wallet.USER.name, body.user_id),
+                      *(keys.unique_key(wallet.PRODUCT.name, item.product_id) for item in body.items)])
+
+
+def _read_wallet(body: QuoteRequest, first: dict[tuple[str, str], dict[str, Any]] | None = None) -> Wallet:
     """The user, the products and the user's linked cards; unknown user or products are 404, named cards
-    that are not in the wallet or cannot be used are refused before anything is planned."""
+    that are not in the wallet or cannot be used are refused before anything is planned.
+
+    Two BatchGetItem requests: the guards of the natural ids (`first`, from _first_reads), then the
+    products and cards they name. The user's guard carries the wallet (`wallet_cards`: card_id -> numeric
+    id of each linked card), so the user item itself is not needed; a guard written before it carried the
+    wallet is followed through the user item and the cards' guards instead."""
+    first = _first_reads(body) if first is None else first
     missing = []
-    user = wallet.get_by_natural(wallet.USER, body.user_id)
-    if user is None:
+    user_guard = found_in(first, keys.unique_key(wallet.USER.name, body.user_id))
+    if user_guard is None:
         missing.append(field_error("user_id", f"no user '{body.user_id}' is registered", "unknown_user"))
+    product_guards = [found_in(first, keys.unique_key(wallet.PRODUCT.name, i.product_id)) for i in body.items]
+    product_keys = [keys.entity_key(wallet.PRODUCT.name, int(g["ref_id"])) for g in product_guards if g]
+    refs: dict[str, int] | None = None
+    second_keys = list(product_keys)
+    if user_guard is not None:
+        if "wallet_cards" in user_guard:
+            refs = {card_id: int(n) for card_id, n in user_guard["wallet_cards"].items()}
+            second_keys += [keys.entity_key(wallet.CARD.name, n) for n in refs.values()]
+        else:  # a guard from before the wallet was kept on it
+            second_keys.append(keys.entity_key(wallet.USER.name, int(user_guard["ref_id"])))
+    second = batch_get(second_keys) if second_keys else {}
     lines = []
-    for position, item in enumerate(body.items):
-        found = wallet.get_by_natural(wallet.PRODUCT, item.product_id)
+    for position, (item, guard) in enumerate(zip(body.items, product_guards, strict=True)):
+        found = wallet.record_of(wallet.PRODUCT, found_in(second, keys.entity_key(
+            wallet.PRODUCT.name, int(guard["ref_id"])))) if guard else None
         if found is None:
             missing.append(field_error(f"items[{position}].product_id",
                                        f"no product '{item.product_id}' is registered", "unknown_product"))
         else:
             lines.append(PricedLine(product=found[0], quantity=item.quantity))
+    if user_guard is not None and refs is None:
+        user = wallet.record_of(wallet.USER, found_in(second, keys.entity_key(wallet.USER.name,
+                                                                              int(user_guard["ref_id"]))))
+        if user is None:
+            missing.insert(0, field_error("user_id", f"no user '{body.user_id}' is registered", "unknown_user"))
+        else:
+            refs = {c: int(g["ref_id"]) for c, g in wallet.guards(wallet.CARD, user[0].get("gift_cards", [])).items()}
+            second.update(batch_get([keys.entity_key(wallet.CARD.name, n) for n in refs.values()]) if refs else {})
     if missing:
         raise NotFound("Unknown " + " and ".join(sorted({f["type"].removeprefix("unknown_") for f in missing})),
                        fields=missing)
-    assert user is not None
+    assert refs is not None
     records: dict[str, tuple[dict[str, Any], int]] = {}
-    for card_id in user[0].get("gift_cards", []):
-        found = wallet.get_by_natural(wallet.CARD, card_id)
-        if found is not None and _in_wallet(found[0], body.user_id):
+    for card_id, number in refs.items():
+        found = wallet.record_of(wallet.CARD, found_in(second, keys.entity_key(wallet.CARD.name, number)))
+        if found is not None and found[0]["card_id"] == card_id and _in_wallet(found[0], body.user_id):
             records[card_id] = found
     if body.cards is not None:
         records = _named_cards(body.cards, records, [pl.line for pl in lines])
@@ -159,10 +192,11 @@ def _named_cards(named: list[str], records: dict[str, tuple[dict[str, Any], int]
 
 
 def _reread_cards(current: Wallet) -> Wallet:
-    """Fresh reads of the planned cards after a lost race (by numeric id: one GetItem each)."""
+    """Fresh reads of the planned cards after a lost race (by numeric id: one BatchGetItem)."""
+    fresh = batch_get([keys.entity_key(wallet.CARD.name, f.gift_card_id) for f in current.cards])
     cards, versions = [], {}
     for funds in current.cards:
-        found = wallet.get(wallet.CARD, funds.gift_card_id)
+        found = wallet.record_of(wallet.CARD, found_in(fresh, keys.entity_key(wallet.CARD.name, funds.gift_card_id)))
         if found is None or not _in_wallet(found[0], current.user_id):
             if current.named:
                 raise CardUnusable(f"gift card '{funds.card_id}' left the wallet during this payment",
@@ -232,9 +266,13 @@ def _request_hash(operation: str, request: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _claimed(key: dict[str, str], request_hash: str) -> dict[str, Any] | None:
-    """The stored claim of an Idempotency-Key, if any; a different request under it is refused."""
-    claim = store.get_idempotency(key)
+_UNREAD: dict[str, Any] = {}
+
+
+def _claimed(key: dict[str, str], request_hash: str, item: dict[str, Any] | None = _UNREAD) -> dict[str, Any] | None:
+    """The stored claim of an Idempotency-Key, if any; a different request under it is refused. `item` is
+    the claim's item when the caller already read it (None: there is none), else it is read here."""
+    claim = store.get_idempotency(key) if item is _UNREAD else store.claim_record(item)
     if claim is not None and claim["request_hash"] != request_hash:
         raise IdempotencyKeyReused(
             f"This {IDEMPOTENCY_HEADER} was already used for a different request; use a new key for a new "
@@ -314,11 +352,12 @@ def create_payment(body: PaymentCreate, idempotency_key: str | None, caller_key_
     assert key is not None
     request_hash = _request_hash("payment", body.model_dump(mode="json"))
     claim_key = keys.idempotency_key(caller_key_id, "payment", key)
-    claim = _claimed(claim_key, request_hash)
+    first = _first_reads(body, claim_key)
+    claim = _claimed(claim_key, request_hash, found_in(first, claim_key))
     if claim is not None:
         return _stored_payment(claim["payment_id"]), True
 
-    checkout = _read_wallet(body)
+    checkout = _read_wallet(body, first)
     payment_id = "pay_" + secrets.token_hex(12)
     for attempt in _attempts("Payment"):
         if attempt:
@@ -390,14 +429,21 @@ def refund_payment(payment_id: str, body: RefundCreate, idempotency_key: str | N
     key = check_idempotency_key(idempotency_key, required=False)
     request_hash = _request_hash("refund", {"payment_id": payment_id, **body.model_dump(mode="json")})
     claim_key = keys.idempotency_key(caller_key_id, "refund", key) if key else None
+    valid_id = _PAYMENT_ID.fullmatch(payment_id) is not None
+    first = batch_get([k for k in (claim_key, keys.payment_key(payment_id) if valid_id else None) if k])
     if claim_key:
-        claim = _claimed(claim_key, request_hash)
+        claim = _claimed(claim_key, request_hash, found_in(first, claim_key))
         if claim is not None:
             return _stored_refund(claim), True
 
     refund_id = "rfd_" + secrets.token_hex(12)
-    for _attempt in _attempts("Refund"):
-        payment = store.get_payment(payment_id) if _PAYMENT_ID.fullmatch(payment_id) else None
+    for attempt in _attempts("Refund"):
+        if not valid_id:
+            payment = None
+        elif attempt == 0:
+            payment = store.payment_record(found_in(first, keys.payment_key(payment_id)))
+        else:
+            payment = store.get_payment(payment_id)
         if payment is None or payment.get("program_id") != program_id:
             raise NotFound(f"No payment with id {payment_id}")
         captured, refunded = Decimal(payment["amount"]), Decimal(payment.get("refunded_amount", 0))
@@ -418,9 +464,12 @@ def refund_payment(payment_id: str, body: RefundCreate, idempotency_key: str | N
         now = wallet.now_iso()
         tx = Transaction()
         refund_allocations = []
+        card_keys = {int(a["gift_card_id"]): keys.entity_key(wallet.CARD.name, int(a["gift_card_id"]))
+                     for a, _ in credits}
+        cards = batch_get(list(card_keys.values())) if card_keys else {}
         for allocation, credit in credits:
             gift_card_id = int(allocation["gift_card_id"])
-            found = wallet.get(wallet.CARD, gift_card_id)
+            found = wallet.record_of(wallet.CARD, found_in(cards, card_keys[gift_card_id]))
             if found is None:
                 raise Conflict(f"Gift card '{allocation['card_id']}' was deleted, so {_amount(credit)} of this "
                                "refund cannot be credited back to it; nothing was refunded")

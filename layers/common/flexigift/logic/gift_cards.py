@@ -8,6 +8,7 @@ from typing import Any
 
 from flexigift.errors import Conflict, ValidationFailed, field_error
 from flexigift.logic.records import (
+    InPlace,
     commit,
     load,
     replace_record,
@@ -16,8 +17,8 @@ from flexigift.logic.records import (
 )
 from flexigift.models.wallet import GiftCard, GiftCardCreate, GiftCardPatch, GiftCardReplace
 from flexigift.observability import logger
-from flexigift.store import ledger, wallet
-from flexigift.store.table import Transaction
+from flexigift.store import keys, ledger, wallet
+from flexigift.store.table import Transaction, batch_get, found_in
 
 FILTERS = ("card_id", "user_id", "issuer")
 REQUIRED = ("card_id", "user_id", "issuer", "balance", "expiry_date", "state")
@@ -77,6 +78,8 @@ def _save(numeric_id: int, current: dict[str, Any], version: int, new: dict[str,
     new = _stored(new)
     new["id"], new["created_at"], new["updated_at"] = numeric_id, current["created_at"], wallet.now_iso()
     new["linked"] = bool(current.get("linked", False))
+    if current.get("owner_ref") is not None:  # a linked card names its wallet's user (see store.wallet)
+        new["owner_ref"] = current["owner_ref"]
     moved = new["user_id"] != current["user_id"]
     renamed = new["card_id"] != current["card_id"]
     if new["linked"] and (moved or renamed):
@@ -101,12 +104,42 @@ def _save(numeric_id: int, current: dict[str, Any], version: int, new: dict[str,
     return GiftCard.from_record(new, today())
 
 
+def _in_place(fields: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A card is one item unless its card_id (guard), user_id (owners' card counts) or balance (a ledger
+    entry at the next version) changes: the update holds them equal, or the general path runs."""
+    changes = dict(fields)
+    if "expiry_date" in changes:
+        changes["expiry_date"] = str(changes["expiry_date"])
+    if "state" in changes:
+        changes["state"] = getattr(changes["state"], "value", changes["state"])
+    unchanged = {name: changes[name] for name in ("card_id", "user_id", "balance") if name in changes}
+    return {**changes, "updated_at": wallet.now_iso()}, unchanged
+
+
+IN_PLACE = InPlace(plan=_in_place, answer=lambda record: GiftCard.from_record(record, today()))
+
+
 def replace_card(numeric_id: int, body: GiftCardReplace) -> GiftCard:
-    return replace_record(wallet.CARD, "gift card", numeric_id, body, _save)
+    return replace_record(wallet.CARD, "gift card", numeric_id, body, _save, IN_PLACE)
 
 
 def update_card(numeric_id: int, patch: GiftCardPatch) -> GiftCard:
-    return update_record(wallet.CARD, "gift card", numeric_id, patch, REQUIRED, _save)
+    return update_record(wallet.CARD, "gift card", numeric_id, patch, REQUIRED, _save, IN_PLACE)
+
+
+def _owner(card: dict[str, Any]) -> tuple[tuple[dict[str, Any], int] | None, dict[str, Any] | None]:
+    """The user whose wallet holds a linked card, and that user's guard: one BatchGetItem when the card names
+    its owner's numeric id (owner_ref, written when it was linked), else through the guard first."""
+    guard_key = keys.unique_key(wallet.USER.name, card["user_id"])
+    if card.get("owner_ref") is not None:
+        user_key = keys.entity_key(wallet.USER.name, int(card["owner_ref"]))
+        found = batch_get([user_key, guard_key])
+        guard = found_in(found, guard_key)
+        owner = wallet.record_of(wallet.USER, found_in(found, user_key))
+        if owner is not None and owner[0]["user_id"] == card["user_id"]:
+            return owner, guard
+    guard = wallet.get_unique(wallet.USER, card["user_id"])
+    return (wallet.get(wallet.USER, int(guard["ref_id"])) if guard else None), guard
 
 
 def delete_card(numeric_id: int) -> None:
@@ -117,14 +150,17 @@ def delete_card(numeric_id: int) -> None:
         tx = Transaction()
         wallet.tx_delete(tx, wallet.CARD, numeric_id, version)
         wallet.tx_release_unique(tx, wallet.CARD, current["card_id"], numeric_id)
-        wallet.tx_count_cards(tx, current["user_id"], -1, "user")
+        unlink = None
         if current.get("linked"):
-            owner = wallet.get_by_natural(wallet.USER, current["user_id"])
+            owner, guard = _owner(current)
             if owner is not None:
                 user, user_version = owner
                 user["gift_cards"] = [c for c in user.get("gift_cards", []) if c != current["card_id"]]
                 user["updated_at"] = wallet.now_iso()
                 wallet.tx_replace(tx, wallet.USER, user, user_version, label="owner")
+            if guard is not None and current["card_id"] in guard.get("wallet_cards", {}):
+                unlink = current["card_id"]
+        wallet.tx_count_cards(tx, current["user_id"], -1, "user", unlink_card_id=unlink)
         commit(tx, {}, stale_labels=("record", "release_unique", "user", "owner"))
         logger.info("gift card deleted", extra={"id": numeric_id})
 

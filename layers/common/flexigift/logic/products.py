@@ -6,6 +6,7 @@ from typing import Any
 
 from flexigift.errors import Conflict, field_error
 from flexigift.logic.records import (
+    InPlace,
     commit,
     load,
     replace_record,
@@ -58,12 +59,21 @@ def _save(numeric_id: int, current: dict[str, Any], version: int, new: dict[str,
     return Product.from_record(new)
 
 
+def _in_place(fields: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A product is one item unless its product_id changes (its guard moves): then the general path."""
+    unchanged = {"product_id": fields["product_id"]} if "product_id" in fields else {}
+    return {**fields, "updated_at": wallet.now_iso()}, unchanged
+
+
+IN_PLACE = InPlace(plan=_in_place, answer=Product.from_record)
+
+
 def replace_product(numeric_id: int, body: ProductReplace) -> Product:
-    return replace_record(wallet.PRODUCT, "product", numeric_id, body, _save)
+    return replace_record(wallet.PRODUCT, "product", numeric_id, body, _save, IN_PLACE)
 
 
 def update_product(numeric_id: int, patch: ProductPatch) -> Product:
-    return update_record(wallet.PRODUCT, "product", numeric_id, patch, REQUIRED, _save)
+    return update_record(wallet.PRODUCT, "product", numeric_id, patch, REQUIRED, _save, IN_PLACE)
 
 
 def delete_product(numeric_id: int) -> None:

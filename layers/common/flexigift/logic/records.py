@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import random
 import time
-from typing import Any, Callable, Mapping, TypeVar
+from dataclasses import dataclass
+from typing import Any, Callable, Generic, Mapping, TypeVar
 
 from pydantic import BaseModel
 
@@ -35,8 +36,8 @@ def check_body_id(body: BaseModel, numeric_id: int) -> None:
                                fields=[field_error("id", "must match the id in the path", "mismatch")])
 
 
-def merged(current: dict[str, Any], patch: BaseModel, required: tuple[str, ...]) -> dict[str, Any]:
-    """Apply a PATCH: only the fields sent change; a required field cannot be set to null."""
+def patch_changes(patch: BaseModel, required: tuple[str, ...]) -> dict[str, Any]:
+    """The fields a PATCH sends; a required field cannot be set to null, and something must change."""
     changes = patch.model_dump(mode="python", exclude_unset=True, exclude={"id"})
     nulls = [name for name in required if name in changes and changes[name] is None]
     if nulls:
@@ -45,33 +46,80 @@ def merged(current: dict[str, Any], patch: BaseModel, required: tuple[str, ...])
     if not changes:
         raise ValidationFailed("The PATCH body changes nothing: send at least one field",
                                fields=[field_error("body", "no fields to change", "empty")])
-    return {**current, **changes}
+    return changes
+
+
+def merged(current: dict[str, Any], patch: BaseModel, required: tuple[str, ...]) -> dict[str, Any]:
+    """Apply a PATCH: only the fields sent change; a required field cannot be set to null."""
+    return {**current, **patch_changes(patch, required)}
 
 
 Save = Callable[[int, dict[str, Any], int, dict[str, Any]], T]
 
 
-def replace_record(kind: wallet.Kind, noun: str, numeric_id: int, body: BaseModel, save: Save[T]) -> T:
-    """PUT: read the record, hand `save` the whole new body; retried if the record changes meanwhile."""
+@dataclass
+class InPlace(Generic[T]):
+    """How a use case changes a record with one conditional UpdateItem when nothing else must change with
+    it. `plan` gives, for the new fields, the fields to set and what the stored record must still hold for
+    the shortcut to be right (None: this request needs the general path); `answer` turns the record as
+    written into the response."""
+
+    plan: Callable[[dict[str, Any]], tuple[dict[str, Any], dict[str, Any]] | None]
+    answer: Callable[[dict[str, Any]], T]
+
+
+def _write(kind: wallet.Kind, noun: str, numeric_id: int, fields: dict[str, Any], in_place: InPlace[T] | None,
+           general: Callable[[tuple[dict[str, Any], int] | None], T]) -> T:
+    """Try the one-request update; when the stored record does not allow it, run the general
+    read-then-transaction path, starting from the record the failed condition returned."""
+    if in_place is not None:
+        shortcut = in_place.plan(fields)
+        if shortcut is not None:
+            result = wallet.update_in_place(kind, numeric_id, *shortcut)
+            if not isinstance(result, wallet.Changed):
+                return in_place.answer(result)
+            if result.current is None:
+                raise NotFound(f"No {noun} with id {numeric_id}")
+            return general(result.current)
+    return general(None)
+
+
+def replace_record(kind: wallet.Kind, noun: str, numeric_id: int, body: BaseModel, save: Save[T],
+                   in_place: InPlace[T] | None = None) -> T:
+    """PUT: one conditional UpdateItem when `in_place` allows it; otherwise read the record and hand
+    `save` the whole new body, retried if the record changes meanwhile."""
     check_body_id(body, numeric_id)
+    new = body.model_dump(mode="python", exclude={"id"})
 
-    def attempt() -> T:
-        current, version = load(kind, numeric_id, noun)
-        return save(numeric_id, current, version, body.model_dump(mode="python", exclude={"id"}))
+    def general(first: tuple[dict[str, Any], int] | None) -> T:
+        def attempt() -> T:
+            nonlocal first
+            current, version = first or load(kind, numeric_id, noun)
+            first = None
+            return save(numeric_id, current, version, dict(new))
 
-    return with_retries(attempt)
+        return with_retries(attempt)
+
+    return _write(kind, noun, numeric_id, new, in_place, general)
 
 
 def update_record(kind: wallet.Kind, noun: str, numeric_id: int, patch: BaseModel, required: tuple[str, ...],
-                  save: Save[T]) -> T:
-    """PATCH: read the record, merge the fields sent, hand the result to `save`; retried likewise."""
+                  save: Save[T], in_place: InPlace[T] | None = None) -> T:
+    """PATCH: one conditional UpdateItem of the fields sent when `in_place` allows it; otherwise read the
+    record, merge the fields sent and hand the result to `save`, retried likewise."""
     check_body_id(patch, numeric_id)
+    changes = patch_changes(patch, required)
 
-    def attempt() -> T:
-        current, version = load(kind, numeric_id, noun)
-        return save(numeric_id, current, version, merged(current, patch, required))
+    def general(first: tuple[dict[str, Any], int] | None) -> T:
+        def attempt() -> T:
+            nonlocal first
+            current, version = first or load(kind, numeric_id, noun)
+            first = None
+            return save(numeric_id, current, version, {**current, **changes})
 
-    return with_retries(attempt)
+        return with_retries(attempt)
+
+    return _write(kind, noun, numeric_id, changes, in_place, general)
 
 
 def with_retries(attempt: Callable[[], T]) -> T:

@@ -29,7 +29,11 @@ def _record(item: dict[str, Any]) -> dict[str, Any]:
 
 
 def get_idempotency(key: dict[str, str]) -> dict[str, Any] | None:
-    item = get_item(key)
+    return claim_record(get_item(key))
+
+
+def claim_record(item: dict[str, Any] | None) -> dict[str, Any] | None:
+    """An Idempotency-Key claim as read (by get_idempotency or in a BatchGetItem)."""
     return _record(item) if item else None
 
 
@@ -48,7 +52,11 @@ def tx_put_payment(tx: Transaction, record: dict[str, Any]) -> None:
 
 
 def get_payment(payment_id: str) -> dict[str, Any] | None:
-    item = get_item(keys.payment_key(payment_id))
+    return payment_record(get_item(keys.payment_key(payment_id)))
+
+
+def payment_record(item: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A payment as read (by get_payment or in a BatchGetItem)."""
     return _record(item) if item and item.get("type") == PAYMENT_TYPE else None
 
 

@@ -5,6 +5,8 @@ Items cross this module as plain dicts whose numbers are Decimal, never float.
 
 from __future__ import annotations
 
+import random
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,6 +41,74 @@ def get_item(key: dict[str, str], consistent: bool = True) -> dict[str, Any] | N
     response = dynamodb().get_item(TableName=table_name(), Key=to_attr(key), ConsistentRead=consistent)
     item = response.get("Item")
     return from_attr(item) if item else None
+
+
+BATCH_GET_LIMIT = 100      # keys per BatchGetItem request (DynamoDB's limit)
+BATCH_GET_ROUNDS = 8       # attempts at keys DynamoDB left unprocessed (throttling), with backoff
+
+
+class Unprocessed(Exception):
+    """DynamoDB kept leaving keys of a BatchGetItem unprocessed (throttled) after every retry."""
+
+
+def batch_get(item_keys: list[dict[str, str]], consistent: bool = True) -> dict[tuple[str, str], dict[str, Any]]:
+    """Several items by key in one BatchGetItem (one per 100 distinct keys), read consistently: found items
+    by (PK, SK); a missing item is simply absent. Keys DynamoDB leaves unprocessed are asked for again with
+    jittered backoff, as its documentation asks."""
+    distinct = list({(k["PK"], k["SK"]): k for k in item_keys}.values())  # a repeated key is an error
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    for start in range(0, len(distinct), BATCH_GET_LIMIT):
+        pending: dict[str, Any] = {table_name(): {
+            "Keys": [to_attr(k) for k in distinct[start:start + BATCH_GET_LIMIT]], "ConsistentRead": consistent}}
+        for attempt in range(BATCH_GET_ROUNDS):
+            if attempt:
+                time.sleep(random.uniform(0, min(0.5, 0.02 * 2 ** attempt)))  # noqa: S311  # nosec B311  # retry jitter, not a secret
+            response = dynamodb().batch_get_item(RequestItems=pending)
+            for raw in response.get("Responses", {}).get(table_name(), []):
+                item = from_attr(raw)
+                found[(item["PK"], item["SK"])] = item
+            pending = response.get("UnprocessedKeys") or {}
+            if not pending:
+                break
+        else:
+            raise Unprocessed(f"{len(pending[table_name()]['Keys'])} keys were left unprocessed")
+    return found
+
+
+def found_in(items: dict[tuple[str, str], dict[str, Any]], key: dict[str, str]) -> dict[str, Any] | None:
+    return items.get((key["PK"], key["SK"]))
+
+
+@dataclass
+class ConditionFailed(Exception):
+    """A single conditional write's condition failed; `item` is the stored item as DynamoDB returned it
+    (ReturnValuesOnConditionCheckFailure=ALL_OLD), None when there is no such item."""
+
+    item: dict[str, Any] | None
+
+
+def update_item(key: dict[str, str], expression: str, condition: str, names: dict[str, str] | None = None,
+                vals: dict[str, Any] | None = None) -> dict[str, Any]:
+    """One conditional UpdateItem; returns the item as written (ALL_NEW). A failed condition raises
+    ConditionFailed with the stored item, so that no read is needed to tell 'missing' from 'changed'."""
+    kwargs: dict[str, Any] = {"TableName": table_name(), "Key": to_attr(key), "UpdateExpression": expression,
+                              "ConditionExpression": condition, "ReturnValues": "ALL_NEW",
+                              "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}
+    if names:
+        kwargs["ExpressionAttributeNames"] = names
+    if vals:
+        kwargs["ExpressionAttributeValues"] = values(**vals)
+    try:
+        response = dynamodb().update_item(**kwargs)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            raise
+        old = exc.response.get("Item")
+        if old is None:  # absent item, or a backend that does not return it: ask, to be certain
+            return_item = get_item(key)
+            raise ConditionFailed(return_item) from None
+        raise ConditionFailed(from_attr(old)) from None
+    return from_attr(response["Attributes"])
 
 
 def next_counter(key: dict[str, str]) -> int:

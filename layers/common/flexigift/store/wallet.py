@@ -19,7 +19,17 @@ from typing import Any, Callable
 
 from flexigift.errors import InvalidCursor
 from flexigift.store import keys
-from flexigift.store.table import Query, Transaction, get_item, next_counter, query_page
+from flexigift.store.table import (
+    ConditionFailed,
+    Query,
+    Transaction,
+    batch_get,
+    found_in,
+    get_item,
+    next_counter,
+    query_page,
+    update_item,
+)
 
 
 def _casefold(value: str) -> str:
@@ -95,6 +105,64 @@ def get_by_natural(kind: Kind, natural_id: str) -> tuple[dict[str, Any], int] | 
     if guard is None:
         return None
     return get(kind, int(guard["ref_id"]))
+
+
+def guards(kind: Kind, natural_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """The guard items of several natural identifiers in one BatchGetItem: natural id -> guard (absent if
+    none is registered)."""
+    if not natural_ids:
+        return {}
+    found = batch_get([keys.unique_key(kind.name, n) for n in natural_ids])
+    result = {}
+    for natural_id in natural_ids:
+        guard = found_in(found, keys.unique_key(kind.name, natural_id))
+        if guard is not None:
+            result[natural_id] = guard
+    return result
+
+
+def record_of(kind: Kind, item: dict[str, Any] | None) -> tuple[dict[str, Any], int] | None:
+    """A stored item as (record, version), or None if it is absent or not of this kind."""
+    if item is None or item.get("type") != kind.name:
+        return None
+    return to_record(item), int(item.get("version", 0))
+
+
+@dataclass
+class Changed:
+    """The stored record did not hold what an in-place update assumed: `current` is what it holds
+    (record, version), None when there is no such record."""
+
+    current: tuple[dict[str, Any], int] | None
+
+
+def update_in_place(kind: Kind, numeric_id: int, changes: dict[str, Any],
+                    unchanged: dict[str, Any]) -> dict[str, Any] | Changed:
+    """Change some fields of a record with one conditional UpdateItem, when no other item has to change
+    with it: `unchanged` holds what the stored record must still hold for that to be true (its natural
+    id, a card's owner and balance, a user's wallet). The version moves by one, as with every write, so
+    readers that plan on a version (payments) see the change. Returns the record as written, or Changed
+    with the stored record (from the failed condition itself, no extra read) for the caller's general
+    read-then-transaction path."""
+    names, vals = {"#v": "version", "#t": "type"}, {"one": 1, "kind": kind.name}
+    assignments = ["#v = #v + :one"]
+    for i, (attribute, value) in enumerate(sorted(changes.items())):
+        names[f"#s{i}"], vals[f"s{i}"] = attribute, value
+        assignments.append(f"#s{i} = :s{i}")
+        index = kind.lookups.get(attribute)
+        if index is not None:  # a lookup attribute moves its index key with it (the sort key is the id)
+            names[f"#i{i}"], vals[f"i{i}"] = f"{index}PK", kind.index_value(attribute, str(value))
+            assignments.append(f"#i{i} = :i{i}")
+    conditions = ["attribute_exists(PK)", "#t = :kind"]
+    for i, (attribute, value) in enumerate(sorted(unchanged.items())):
+        names[f"#c{i}"], vals[f"c{i}"] = attribute, value
+        conditions.append(f"#c{i} = :c{i}")
+    try:
+        item = update_item(keys.entity_key(kind.name, numeric_id), "SET " + ", ".join(assignments),
+                           " AND ".join(conditions), names=names, vals=vals)
+    except ConditionFailed as failed:
+        return Changed(record_of(kind, failed.item))
+    return to_record(item)
 
 
 # --- listing -------------------------------------------------------------------------------------
@@ -188,15 +256,36 @@ def tx_delete(tx: Transaction, kind: Kind, numeric_id: int, expected_version: in
               names={"#v": "version"}, vals={"expected": expected_version})
 
 
-def tx_count_cards(tx: Transaction, user_id: str, delta: int, label: str) -> None:
-    """Change the number of cards registered to a user_id; the user must exist."""
-    tx.update(label, keys.unique_key(USER.name, user_id), "ADD card_count :delta",
-              condition="attribute_exists(PK)", vals={"delta": delta})
+def tx_count_cards(tx: Transaction, user_id: str, delta: int, label: str, unlink_card_id: str | None = None) -> None:
+    """Change the number of cards registered to a user_id; the user must exist. `unlink_card_id`: the card
+    also leaves the wallet kept on the guard (a linked card being deleted)."""
+    expression, names = "ADD card_count :delta", None
+    if unlink_card_id is not None:
+        expression += " REMOVE wallet_cards.#card"
+        names = {"#card": unlink_card_id}
+    tx.update(label, keys.unique_key(USER.name, user_id), expression, condition="attribute_exists(PK)",
+              names=names, vals={"delta": delta})
 
 
-def tx_link_card(tx: Transaction, card_numeric_id: int, user_id: str, linked: bool, label: str) -> None:
-    """Mark a card linked to (or unlinked from) the wallet of the user it is registered to."""
-    tx.update(label, keys.entity_key(CARD.name, card_numeric_id),
-              "SET linked = :linked, #v = #v + :one",
-              condition="attribute_exists(PK) AND user_id = :uid",
-              names={"#v": "version"}, vals={"linked": linked, "uid": user_id, "one": 1})
+def tx_set_wallet(tx: Transaction, user_id: str, numeric_id: int, cards: dict[str, int], label: str = "wallet") -> None:
+    """Keep the wallet on the user's guard: card_id -> numeric id of every linked card, written with every
+    change of the user's gift_cards, so that checkout finds a user's cards from the user_id in one read."""
+    tx.update(label, keys.unique_key(USER.name, user_id), "SET wallet_cards = :cards", condition="ref_id = :ref",
+              vals={"cards": cards, "ref": numeric_id})
+
+
+def tx_link_card(tx: Transaction, card_numeric_id: int, user_id: str, linked: bool, label: str,
+                 card_id: str | None = None, owner_numeric_id: int | None = None) -> None:
+    """Mark a card linked to (or unlinked from) the wallet of the user it is registered to. Linking names
+    the card_id it was resolved from (the card must still carry it) and the owner's numeric id."""
+    if linked:
+        tx.update(label, keys.entity_key(CARD.name, card_numeric_id),
+                  "SET linked = :linked, owner_ref = :owner, #v = #v + :one",
+                  condition="attribute_exists(PK) AND user_id = :uid AND card_id = :cid",
+                  names={"#v": "version"},
+                  vals={"linked": True, "uid": user_id, "one": 1, "owner": owner_numeric_id, "cid": card_id})
+    else:
+        tx.update(label, keys.entity_key(CARD.name, card_numeric_id),
+                  "SET linked = :linked, #v = #v + :one REMOVE owner_ref",
+                  condition="attribute_exists(PK) AND user_id = :uid",
+                  names={"#v": "version"}, vals={"linked": False, "uid": user_id, "one": 1})
