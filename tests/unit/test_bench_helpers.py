@@ -42,7 +42,10 @@ def test_the_table_puts_each_figure_beside_its_target_and_verdict():
 
 def test_expected_minimum_requests_follow_the_access_pattern():
     assert requests_per_route.expected_calls("get_user", "GET") == 1
-    assert requests_per_route.expected_calls("checkout_quote", "POST") == 1
+    assert requests_per_route.expected_calls("update_user", "PATCH") == 1
     assert requests_per_route.expected_calls("create_user", "POST") == 2   # + the integer id counter
-    assert requests_per_route.expected_calls("create_payment", "POST") == 1
+    # natural ids resolve through their guards: two dependent BatchGetItem, then the payment's transaction
+    assert requests_per_route.expected_calls("checkout_quote", "POST") == 2
+    assert requests_per_route.expected_calls("create_payment", "POST") == 3
+    assert "BatchGetItem" in requests_per_route.target_text("checkout_quote", "POST")
     assert cold_start.TARGET == 1.3

@@ -24,7 +24,7 @@ from flexigift.api import Caller
 from flexigift.delivery.queue import enqueue_delivery
 from flexigift.errors import Conflict, IdempotencyKeyReused, ValidationFailed, field_error
 from flexigift.logic import order_rules as rules
-from flexigift.logic.programs import delivery_methods
+from flexigift.logic.programs import methods_of
 from flexigift.models.rewards import DeliveryMethod, OrderPlaced, OrderRequest, OrderStatus, Reward
 from flexigift.observability import logger, mask_email, metrics
 from flexigift.store import rewards as store
@@ -38,6 +38,7 @@ _KEY_PATTERN = re.compile(r"^[\x21-\x7e]{1,255}$")  # printable ASCII, no spaces
 def place_order(body: OrderRequest, who: Caller, request_id: str, idempotency_key: str | None,
                 lambda_context: Any = None) -> tuple[OrderPlaced, bool]:
     """The answer for the order, and whether it is a replay of an earlier request with the same key."""
+    _just_placed.clear()  # only this invocation's order may be taken from it
     request = {"caller": who.key_id, "idempotency_key": idempotency_key, "program_id": who.program_id,
                "request_id": request_id, "body": body.model_dump(mode="json")}
     if idempotency_key is None:
@@ -47,13 +48,19 @@ def place_order(body: OrderRequest, who: Caller, request_id: str, idempotency_ke
             raise ValidationFailed(f"{IDEMPOTENCY_HEADER} must be 1 to 255 printable ASCII characters without spaces",
                                    fields=[field_error(IDEMPOTENCY_HEADER, "1-255 printable characters", "pattern")])
         placed = _idempotently(request, lambda_context)
-    order = store.get_order(placed["order_id"])
+    # a new order was just written by _place (no re-read); a replay reads the order its record names
+    order = _just_placed.pop(placed["order_id"], None) or store.get_order(placed["order_id"])
     if order is None:  # the idempotency record outlived its order: cannot happen while orders are kept
         raise Conflict("The order this Idempotency-Key created no longer exists; use a new key")
     replayed = bool(placed.get("replayed"))
     if replayed:
         metrics.add_metric(name="RewardOrderReplayed", unit="Count", value=1)
     return answer_for(order, placed["request_id"]), replayed
+
+
+# Orders written by _place in this invocation, by order_id, taken by place_order for its answer. _place's
+# return value is what the idempotency record keeps (ids only), so the record itself travels here.
+_just_placed: dict[str, dict[str, Any]] = {}
 
 
 def answer_for(order: dict[str, Any], first_request_id: str) -> OrderPlaced:
@@ -73,10 +80,10 @@ def _place(*, request: dict[str, Any]) -> dict[str, str]:
     Returns only identifiers: this is what the idempotency record keeps."""
     body = OrderRequest.model_validate(request["body"])
     program_id = request["program_id"]
-    method = rules.choose_delivery_method(body.delivery_method, delivery_methods(program_id), program_id,
+    program, item = store.get_program_and_reward(program_id, body.reward_id)
+    method = rules.choose_delivery_method(body.delivery_method, methods_of(program_id, program), program_id,
                                          has_email=body.delivery_email is not None)
     rules.require_email(method, body.delivery_email)
-    item = store.get_reward(body.reward_id)
     rules.check_against_item(body, item)
     assert item is not None  # noqa: S101 - check_against_item refused a missing item
 
@@ -115,6 +122,7 @@ def _place(*, request: dict[str, Any]) -> dict[str, str]:
             store.mark_failed(order_id, 1, "The email could not be queued for delivery; resend the order", now_iso())
             logger.exception("reward order could not be queued", extra={"order_id": order_id})
             raise
+    _just_placed[order_id] = record
     metrics.add_metric(name="OrderPlaced", unit="Count", value=1)
     metrics.add_metric(name="RewardOrderedByEmail" if email else "RewardOrderedByApi", unit="Count", value=1)
     logger.info("reward ordered", extra={"order_id": order_id, "reward_id": body.reward_id, "amount": body.amount,

@@ -9,6 +9,7 @@ Any other program must be configured before its keys can order."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from flexigift.errors import Forbidden
 from flexigift.models.rewards import DeliveryMethod
@@ -20,7 +21,11 @@ ALL_METHODS = frozenset({DeliveryMethod.API.value, DeliveryMethod.EMAIL.value})
 
 
 def delivery_methods(program_id: str) -> frozenset[int]:
-    program = store.get_program(program_id)
+    return methods_of(program_id, store.get_program(program_id))
+
+
+def methods_of(program_id: str, program: dict[str, Any] | None) -> frozenset[int]:
+    """The methods a program's keys may use, from its item as read (None: no item is stored)."""
     if program is None:
         if program_id == DEFAULT_PROGRAM:
             return ALL_METHODS

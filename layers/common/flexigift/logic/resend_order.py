@@ -32,8 +32,9 @@ def resend_order(order_id: str, who: Caller, body: ResendRequest) -> Order:
     email = str(body.delivery_email) if body.delivery_email else order["delivery_email"]
 
     tx = Transaction()
+    written_at = now_iso()
     store.tx_count_resend(tx, order_id, now.strftime("%Y-%m-%dT%H"), limit, int(window_end.timestamp()) + 3600)
-    store.tx_requeue(tx, order, email, now_iso())
+    store.tx_requeue(tx, order, email, written_at)
     commit(tx, {
         "resend_limit": TooManyRequests(f"This order was resent {limit} times this hour; try again later",
                                         headers={"Retry-After": str(retry_after)}),
@@ -51,5 +52,5 @@ def resend_order(order_id: str, who: Caller, body: ResendRequest) -> Order:
     logger.info("reward resend queued", extra={"order_id": order_id, "delivery_round": delivery_round,
                                                "delivery_email": mask_email(email),
                                                "address_changed": email != order["delivery_email"]})
-    refreshed = store.get_order(order_id)
-    return public_order(refreshed if refreshed is not None else order)
+    # the answer is the order as the transaction wrote it (the conditions held on what was read): no re-read
+    return public_order(store.requeued(order, email, written_at))

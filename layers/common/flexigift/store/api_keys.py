@@ -6,7 +6,15 @@ from __future__ import annotations
 from typing import Any
 
 from flexigift.store import keys
-from flexigift.store.table import Query, Transaction, TransactionCancelled, get_item, query_page
+from flexigift.store.table import (
+    ConditionFailed,
+    Query,
+    Transaction,
+    TransactionCancelled,
+    get_item,
+    query_page,
+    update_item,
+)
 
 _PUBLIC = ("key_id", "name", "scopes", "program_id", "status", "created_at", "revoked_at")
 
@@ -35,21 +43,19 @@ def find_by_hash(key_hash: str) -> dict[str, Any] | None:
 
 
 def revoke(key_id: str, revoked_at: str) -> dict[str, Any] | None:
-    """Mark a key revoked (kept for audit). None if no such key."""
+    """Mark a key revoked (kept for audit). None if no such key. The pointer gives the key's hash; one
+    conditional UpdateItem then revokes it and returns it as written."""
     pointer = get_item(keys.api_key_pointer_key(key_id))
     if pointer is None:
         return None
-    tx = Transaction()
-    tx.update("key", keys.api_key_key(pointer["key_hash"]),
-              "SET #s = :revoked, revoked_at = if_not_exists(revoked_at, :at)",
-              condition="attribute_exists(PK)", names={"#s": "status"},
-              vals={"revoked": "REVOKED", "at": revoked_at})
     try:
-        tx.commit()
-    except TransactionCancelled:
+        item = update_item(keys.api_key_key(pointer["key_hash"]),
+                           "SET #s = :revoked, revoked_at = if_not_exists(revoked_at, :at)",
+                           "attribute_exists(PK)", names={"#s": "status"},
+                           vals={"revoked": "REVOKED", "at": revoked_at})
+    except ConditionFailed:
         return None
-    item = get_item(keys.api_key_key(pointer["key_hash"]))
-    return _public(item) if item else None
+    return _public(item)
 
 
 def list_page(limit: int, start: dict[str, Any] | None) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:

@@ -11,9 +11,10 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from flexigift.aws import dynamodb
 from flexigift.errors import InvalidCursor
 from flexigift.store import keys
-from flexigift.store.table import Query, Transaction, query_page
+from flexigift.store.table import Query, Transaction, from_attr, query_page, table_name, to_attr, values
 from flexigift.store.wallet import decode_cursor, encode_cursor
 
 ITEM_TYPE = "ACTIVITY"
@@ -54,6 +55,46 @@ def list_page(gift_card_id: int, activity_type: str | None, limit: int,
     items, last = query_page(Query(index=None, pk_name="PK", pk_value=partition, limit=limit, start_key=start,
                                    filters=filters, sk_name="SK", sk_prefix=keys.ACTIVITY_PREFIX))
     return [_record(i) for i in items], (encode_cursor(last) if last else None)
+
+
+def page_with_card(gift_card_id: int, activity_type: str | None, limit: int,
+                   cursor: str | None) -> tuple[bool | None, list[dict[str, Any]], str | None]:
+    """One page of a card's ledger and, in the same strongly consistent Query, whether the card exists.
+
+    The card item (SK `CARD`) sorts after every entry (`ACTIVITY#...`) of its partition, so a Query of
+    `SK BETWEEN ACTIVITY# AND CARD` with one item more than the page ends with the card whenever the rest
+    of the ledger fits in the page. Returns (exists, entries, next cursor); exists is None when the page
+    ended before reaching the card (a longer ledger), and the caller must ask. The ledger outlives a
+    deleted card, so entries alone do not prove the card exists."""
+    partition = keys.activity_key(gift_card_id, 0)["PK"]
+    start = decode_cursor(cursor, {"PK", "SK"}, ("PK", partition)) if cursor else None
+    if start is not None and not start["SK"].startswith(keys.ACTIVITY_PREFIX):
+        raise InvalidCursor("cursor does not belong to this listing; use the Link header of the previous page")
+    card_sk = keys.entity_key("CARD", gift_card_id)["SK"]
+    names = {"#pk": "PK", "#sk": "SK"}
+    vals: dict[str, Any] = {"pk": partition, "first": keys.ACTIVITY_PREFIX, "card": card_sk}
+    kwargs: dict[str, Any] = {
+        "TableName": table_name(), "KeyConditionExpression": "#pk = :pk AND #sk BETWEEN :first AND :card",
+        "ConsistentRead": True, "Limit": limit + 1,
+    }
+    if activity_type:
+        names.update({"#at": "activity_type", "#t": "type"})
+        vals.update({"at": activity_type, "cardtype": "CARD"})
+        kwargs["FilterExpression"] = "#at = :at OR #t = :cardtype"
+    if start:
+        kwargs["ExclusiveStartKey"] = to_attr(start)
+    response = dynamodb().query(ExpressionAttributeNames=names, ExpressionAttributeValues=values(**vals), **kwargs)
+    items = [from_attr(i) for i in response.get("Items", [])]
+    last = response.get("LastEvaluatedKey")
+    card = next((i for i in items if i["SK"] == card_sk), None)
+    entries = [i for i in items if i["SK"].startswith(keys.ACTIVITY_PREFIX)]
+    if len(entries) > limit:  # more follow: the next page starts after this page's last entry
+        entries = entries[:limit]
+        next_key: dict[str, Any] | None = {"PK": entries[-1]["PK"], "SK": entries[-1]["SK"]}
+    else:
+        next_key = from_attr(last) if last and card is None else None
+    exists = (card is not None and card.get("type") == "CARD") if card is not None or next_key is None else None
+    return exists, [_record(i) for i in entries], (encode_cursor(next_key) if next_key else None)
 
 
 def all_entries(gift_card_id: int) -> list[dict[str, Any]]:

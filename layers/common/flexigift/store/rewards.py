@@ -18,7 +18,17 @@ from botocore.exceptions import ClientError
 
 from flexigift.aws import dynamodb
 from flexigift.store import keys
-from flexigift.store.table import Query, Transaction, get_item, query_page, table_name, to_attr, values
+from flexigift.store.table import (
+    Query,
+    Transaction,
+    batch_get,
+    found_in,
+    get_item,
+    query_page,
+    table_name,
+    to_attr,
+    values,
+)
 
 _INTERNAL = {"PK", "SK", "type"} | {f"{i}{p}" for i in keys.INDEXES for p in ("PK", "SK")}
 
@@ -105,6 +115,14 @@ def withdraw_reward(rewards_id: int, expected_hash: str | None, updated_at: str)
 
 
 # --- programs ------------------------------------------------------------------------------------
+
+
+def get_program_and_reward(program_id: str, rewards_id: int) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """What an order is checked against, in one BatchGetItem: the caller's program and the catalog item."""
+    program_key, reward_key = keys.program_key(program_id), keys.reward_key(rewards_id)
+    found = batch_get([program_key, reward_key])
+    program, reward = found_in(found, program_key), found_in(found, reward_key)
+    return (_record(program) if program else None), (_record(reward) if reward else None)
 
 
 def get_program(program_id: str) -> dict[str, Any] | None:
@@ -197,6 +215,16 @@ def tx_requeue(tx: Transaction, order: dict[str, Any], delivery_email: str, now:
               vals={"next": int(order["delivery_round"]) + 1, "queued": "queued", "pending": "pending",
                     "email": delivery_email, "now": now, "zero": 0, "one": 1, "round": int(order["delivery_round"]),
                     "delivered": "delivered", "failed": "failed"})
+
+
+def requeued(order: dict[str, Any], delivery_email: str, now: str) -> dict[str, Any]:
+    """The order as tx_requeue writes it, from the order as read (tx_requeue's condition: unchanged since)."""
+    record = {k: v for k, v in order.items()
+              if k not in ("failure_reason", "last_error", "delivered_at", "failed_at")}
+    record.update(delivery_round=int(order["delivery_round"]) + 1, delivery_status="queued", order_status="pending",
+                  delivery_email=delivery_email, updated_at=now, attempts=0,
+                  resend_count=int(order.get("resend_count", 0)) + 1)
+    return record
 
 
 # --- idempotency (Powertools) --------------------------------------------------------------------
