@@ -77,6 +77,17 @@ class TestOneUpdateItem:
         assert status == 404 and answer["error"]["code"] == "not_found"
         assert all_items(aws) == [] or all(not i["PK"].endswith("#41") for i in all_items(aws))
 
+    @pytest.mark.parametrize("module", ["update_user", "update_product", "update_gift_card"])
+    def test_an_empty_patch_of_an_unknown_id_is_still_404_before_422(self, aws, module):
+        """Given no record 41, when an empty PATCH is sent to it, then 404 (as when the record was read first);
+        for an existing record the same PATCH is 422."""
+        assert patch(module, 41, {})[0] == 404
+        register_user()
+        register_product()
+        register_card()
+        status, body = patch(module, 1, {})
+        assert status == 422 and body["error"]["fields"][0]["field"] == "body"
+
     def test_a_product_rename_moves_its_guard_and_a_taken_name_is_409_with_nothing_written(self, aws):
         """Given two products, when one is renamed to a free product_id, then its guard moves in the same
         transaction; when renamed to the other's product_id, then 409 and nothing changes."""

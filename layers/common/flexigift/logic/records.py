@@ -49,6 +49,17 @@ def patch_changes(patch: BaseModel, required: tuple[str, ...]) -> dict[str, Any]
     return changes
 
 
+def checked_patch(kind: wallet.Kind, noun: str, numeric_id: int, patch: BaseModel,
+                  required: tuple[str, ...]) -> dict[str, Any]:
+    """patch_changes, keeping the answer's precedence: an unknown id is 404 even when the PATCH is also
+    invalid (the record is read only in that case)."""
+    try:
+        return patch_changes(patch, required)
+    except ValidationFailed:
+        load(kind, numeric_id, noun)
+        raise
+
+
 def merged(current: dict[str, Any], patch: BaseModel, required: tuple[str, ...]) -> dict[str, Any]:
     """Apply a PATCH: only the fields sent change; a required field cannot be set to null."""
     return {**current, **patch_changes(patch, required)}
@@ -108,7 +119,7 @@ def update_record(kind: wallet.Kind, noun: str, numeric_id: int, patch: BaseMode
     """PATCH: one conditional UpdateItem of the fields sent when `in_place` allows it; otherwise read the
     record, merge the fields sent and hand the result to `save`, retried likewise."""
     check_body_id(patch, numeric_id)
-    changes = patch_changes(patch, required)
+    changes = checked_patch(kind, noun, numeric_id, patch, required)
 
     def general(first: tuple[dict[str, Any], int] | None) -> T:
         def attempt() -> T:

@@ -8,9 +8,9 @@ from flexigift.errors import Conflict, NotFound, ValidationFailed, field_error
 from flexigift.logic.records import (
     StaleRecord,
     check_body_id,
+    checked_patch,
     commit,
     load,
-    patch_changes,
     with_retries,
 )
 from flexigift.models.wallet import User, UserCreate, UserPatch, UserReplace
@@ -186,7 +186,7 @@ def replace_user(numeric_id: int, body: UserReplace) -> User:
 
 def update_user(numeric_id: int, patch: UserPatch) -> User:
     check_body_id(patch, numeric_id)
-    changes = patch_changes(patch, REQUIRED)
+    changes = checked_patch(wallet.USER, "user", numeric_id, patch, REQUIRED)
     return _write(numeric_id, changes, lambda current: {**current, **changes})
 
 
