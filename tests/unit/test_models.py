@@ -66,3 +66,20 @@ def test_card_state_derives_expiry(expiry, stored, expected):
     card = GiftCard.from_record(record, today=date(2026, 1, 1))
     assert card.state == expected
     assert card.expired is (expected == CardState.EXPIRED)
+
+
+@pytest.mark.parametrize("given, kept", [("jack.johnson@example.com", "jack.johnson@example.com"),
+                                         ("Jack@EXAMPLE.com", "Jack@example.com"),
+                                         ("Jack Johnson <jack@example.com>", "jack@example.com")])
+def test_an_email_is_checked_and_normalised_as_pydantic_email_str_does(given, kept):
+    """Given an address, when a user is created, then it is kept in email-validator's normal form (the
+    domain in lower case), as pydantic's EmailStr keeps it."""
+    assert UserCreate(user_id="u", amazon_id="a", name="J", email=given).email == kept
+
+
+@pytest.mark.parametrize("bad", ["not-an-address", "jack@", "@example.com", "jack@@example.com", ""])
+def test_a_malformed_email_is_refused_naming_the_field(bad):
+    with pytest.raises(ValidationError) as refused:
+        UserPatch(email=bad)
+    (error,) = refused.value.errors()
+    assert error["loc"] == ("email",) and "email address" in error["msg"]

@@ -15,7 +15,6 @@ from pydantic import (
     AfterValidator,
     BaseModel,
     ConfigDict,
-    EmailStr,
     Field,
     StrictBool,
     StrictInt,
@@ -23,7 +22,7 @@ from pydantic import (
     model_validator,
 )
 
-from flexigift.models.common import RequestModel, ResponseModel
+from flexigift.models.common import LAZY, EmailAddress, RequestModel, ResponseModel
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # newlines and tabs are fine in prose
 EXPIRATION = re.compile(r"^([1-9][0-9]{0,2}) (Day|Week|Month|Year)s?$")
@@ -76,7 +75,7 @@ class FeedEntry(BaseModel):
     """One reward as the supplier feed lists it: the seed's catalog item plus the country it is sold in
     and whether the supplier offers it at the moment. Fields the feed adds are ignored."""
 
-    model_config = ConfigDict(extra="ignore", str_strict=True)
+    model_config = ConfigDict(LAZY, extra="ignore", str_strict=True)
 
     rewards_id: RewardId
     rewards_name: Name
@@ -137,6 +136,8 @@ class CatalogPage(ResponseModel):
 
 
 class RejectedEntry(BaseModel):
+    model_config = LAZY
+
     index: int = Field(description="Position in the feed's rewards list")
     rewards_id: Optional[Any] = None
     errors: list[str]
@@ -144,6 +145,8 @@ class RejectedEntry(BaseModel):
 
 class RefreshReport(BaseModel):
     """What one refresh did. `applied` is False when the feed was refused as a whole (nothing changed)."""
+
+    model_config = LAZY
 
     source: str
     applied: bool
@@ -172,11 +175,11 @@ class OrderRequest(RequestModel):
     delivery_method: Optional[Literal[1, 2]] = Field(
         default=None, description="1 = in this response, 2 = by email. Left out: 2 if the program allows email "
                                   "and delivery_email is given, else 1")
-    delivery_email: Optional[EmailStr] = None
+    delivery_email: Optional[EmailAddress] = None
 
 
 class ResendRequest(RequestModel):
-    delivery_email: Optional[EmailStr] = Field(default=None, description="A corrected recipient address")
+    delivery_email: Optional[EmailAddress] = Field(default=None, description="A corrected recipient address")
 
 
 class OrderStatus(str, Enum):
@@ -250,7 +253,7 @@ class OrderEnvelope(ResponseModel):
 class DeliveryMessage(BaseModel):
     """What the delivery queue carries: which order and which delivery round. Never the code."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(LAZY, extra="forbid")
 
     order_id: Annotated[str, StringConstraints(pattern=r"^ro_[0-9a-f]{20}$")]
     delivery_round: Annotated[StrictInt, Field(ge=1)]

@@ -7,9 +7,10 @@ from decimal import Decimal
 from enum import Enum
 from typing import Annotated, Optional
 
-from pydantic import EmailStr, Field, field_validator
+from pydantic import Field, field_validator
 
 from flexigift.models.common import (
+    EmailAddress,
     Identifier,
     IsoDate,
     Money,
@@ -33,7 +34,7 @@ class UserCreate(RequestModel):
     user_id: Identifier
     amazon_id: Identifier
     name: Text
-    email: EmailStr
+    email: EmailAddress
     gift_cards: Optional[CardIdList] = None
     _unique_cards = field_validator("gift_cards")(distinct_card_ids)
 
@@ -48,7 +49,7 @@ class UserPatch(RequestModel):
     user_id: Optional[Identifier] = None
     amazon_id: Optional[Identifier] = None
     name: Optional[Text] = None
-    email: Optional[EmailStr] = None
+    email: Optional[EmailAddress] = None
     gift_cards: Optional[CardIdList] = None
     id: Optional[int] = None
     _unique_cards = field_validator("gift_cards")(distinct_card_ids)
