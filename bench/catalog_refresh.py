@@ -1,5 +1,7 @@
 """Figure e: the scheduled catalog refresh on a 10,000-item feed (the shape of feeds/catalog.json), against
-moto in process: time and DynamoDB writes of a first refresh, then of a second one with the same feed."""
+moto in process: time and DynamoDB writes of a first refresh, then of a second one with the same feed. The time
+spent inside DynamoDB calls (moto's in-process work, most of the total) is told apart from the rest: the
+refresh's own reading, validating, hashing and comparing."""
 
 from __future__ import annotations
 
@@ -42,22 +44,24 @@ def run() -> list[Figure]:
 
         aws.upload_feed(feed)
         aws.counter.take()
+        aws.clock.take()
         runs = []
         for _ in range(2):
             start = time.perf_counter()
             report = refresh_catalog()
-            runs.append((time.perf_counter() - start, aws.counter.take(), report))
-    (first_s, first, first_report), (second_s, second, second_report) = runs
+            runs.append((time.perf_counter() - start, aws.clock.take(), aws.counter.take(), report))
+    (first_s, first_db, first, first_report), (second_s, second_db, second, second_report) = runs
 
     def calls(counts: dict[str, int]) -> str:
         return ", ".join(f"{name} {n}" for name, n in sorted(counts.items()))
 
     first_writes, second_writes = _writes(first), _writes(second)
     return [
-        Figure("e", f"catalog refresh, {ITEMS:,} items, first run", f"{first_s:.1f} s, {first_writes:,} writes",
+        Figure("e", f"catalog refresh, {ITEMS:,} items, first run",
+               f"{first_s:.1f} s ({first_s - first_db:.1f} s outside DynamoDB calls), {first_writes:,} writes",
                "", None, f"created {first_report.created:,}; {calls(first)}"),
         Figure("e", f"catalog refresh, {ITEMS:,} items, same feed again",
-               f"{second_s:.1f} s, {second_writes:,} writes",
+               f"{second_s:.1f} s ({second_s - second_db:.1f} s outside DynamoDB calls), {second_writes:,} writes",
                f"<= {SECOND_RUN_TARGET:.0%} of first run's writes ({int(first_writes * SECOND_RUN_TARGET)})",
                second_writes <= first_writes * SECOND_RUN_TARGET,
                f"unchanged {second_report.unchanged:,}; {calls(second)}"),

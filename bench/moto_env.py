@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -70,10 +71,33 @@ class CallCounter:
 
 
 @dataclass
+class CallClock:
+    """Seconds spent inside the application's DynamoDB calls, from botocore building the request to the
+    parsed answer (with moto in process, moto's own work is inside), so that a figure can tell the
+    application's own time from the client's and the backend's."""
+
+    seconds: float = 0.0
+    _started: float | None = None
+
+    def before(self, **_: Any) -> None:
+        self._started = time.perf_counter()
+
+    def after(self, **_: Any) -> None:
+        if self._started is not None:
+            self.seconds += time.perf_counter() - self._started
+            self._started = None
+
+    def take(self) -> float:
+        taken, self.seconds = self.seconds, 0.0
+        return taken
+
+
+@dataclass
 class MotoAws:
     dynamodb: Any          # a raw client of the bench (not the application's)
     s3: Any
     counter: CallCounter
+    clock: CallClock
 
     def upload_feed(self, body: bytes) -> None:
         from flexigift.settings import get_settings
@@ -110,9 +134,12 @@ def moto_aws() -> Iterator[MotoAws]:
             kms.create_alias(AliasName=PHYSICAL["RewardCodesKeyAlias"], TargetKeyId=key_id)
             sender = str(template.load()["Parameters"]["RewardsSenderEmail"]["Default"])
             boto3.client("sesv2", region_name=REGION).create_email_identity(EmailIdentity=sender)
-            counter = CallCounter()
-            dynamodb().meta.events.register("before-call.dynamodb.*", counter)
-            yield MotoAws(dynamodb=raw, s3=s3, counter=counter)
+            counter, clock = CallCounter(), CallClock()
+            events = dynamodb().meta.events
+            events.register("before-call.dynamodb.*", counter)
+            events.register("before-parameter-build.dynamodb.*", clock.before)
+            events.register("after-call.dynamodb.*", clock.after)
+            yield MotoAws(dynamodb=raw, s3=s3, counter=counter, clock=clock)
     finally:
         reset_clients()
         os.environ.clear()

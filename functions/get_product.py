@@ -1,6 +1,6 @@
 """GET /products/{id}: one product."""
 
-from flexigift.api import create_resolver, json_response, lambda_entry
+from flexigift.api import ResourceId, create_resolver, json_response, lambda_entry
 from flexigift.logic.products import get_product
 from flexigift.models.wallet import Product
 
@@ -8,7 +8,7 @@ app = create_resolver(scope="wallet:read")
 
 
 @app.get("/products/<id>", operation_id="get_product", responses={200: {"description": "Found", "content": {"application/json": {"model": Product}}}})
-def handle(id: int):
+def handle(id: ResourceId):
     return json_response(app, 200, get_product(id))
 
 

@@ -4,7 +4,7 @@ from typing import Annotated, Optional
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from flexigift.api import create_resolver, lambda_entry, page_response, query_params
+from flexigift.api import ResourceId, create_resolver, lambda_entry, page_response, query_params
 from flexigift.logic.activities import FILTERS, list_activities
 from flexigift.models.checkout import Activity
 
@@ -15,7 +15,7 @@ OptionalText = Optional[str]
 @app.get("/gift_cards/<id>/activities", operation_id="list_gift_card_activities",
          responses={200: {"description": "A page",
                          "content": {"application/json": {"model": list[Activity]}}}})
-def handle(id: int, limit: Annotated[Optional[int], Query(ge=1, le=100)] = None,
+def handle(id: ResourceId, limit: Annotated[Optional[int], Query(ge=1, le=100)] = None,
            cursor: Annotated[OptionalText, Query()] = None,
            activity_type: Annotated[OptionalText, Query(alias="type", description="Only entries of this type (ACTIVATE, REDEEM, ...)")] = None):
     # the filters above are declared for the OpenAPI spec; query_params reads and checks them

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import re
 import sys
 import tomllib
 from pathlib import Path
@@ -159,6 +160,36 @@ def _finish_operation(method: str, path: str, operation: dict[str, Any], paged: 
             "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[\\x21-\\x7e]+$"}})
 
 
+# A create whose resource is then found at another path than its own collection's, and the answer's field
+# that names it there (every other create answers `id`, or the path parameter's own name, e.g. key_id).
+CREATED_ELSEWHERE = {"/rewards/order": ("/rewards/orders/{id}", "order_id")}
+
+
+def _link_creates(paths: dict[str, dict[str, Any]]) -> None:
+    """OpenAPI links from each create's 201 to the operations on what it made, with the id its answer
+    carries: POST /users -> GET/PUT/PATCH/DELETE /users/{id}, POST /payments -> POST /payments/{id}/refunds.
+    Clients read them as documentation; schemathesis follows them to chain real calls."""
+    for path, operations in paths.items():
+        created = (operations.get("post") or {}).get("responses", {}).get("201")
+        if created is None:
+            continue
+        home, field = CREATED_ELSEWHERE.get(path, (None, None))
+        links = {}
+        for other, other_operations in sorted(paths.items()):
+            names = re.findall(r"{(\w+)}", other)
+            if len(names) != 1:
+                continue
+            resource = other[:other.index("}") + 1]
+            if resource != (home or f"{path}/{{{names[0]}}}"):
+                continue
+            for operation in other_operations.values():
+                links[operation["operationId"]] = {
+                    "operationId": operation["operationId"],
+                    "parameters": {names[0]: f"$response.body#/{field or names[0]}"}}
+        if links:
+            created["links"] = links
+
+
 def build() -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     components: dict[str, Any] = {}
@@ -172,6 +203,7 @@ def build() -> dict[str, Any]:
                 _finish_operation(method, path, operation, _paged(module))
                 paths.setdefault(path, {})[method] = operation
         _merge_components(components, schema.get("components") or {}, module)
+    _link_creates(paths)
     schemas = components.setdefault("schemas", {})
     for unused in ("HTTPValidationError", "ValidationError", "ResponseValidationError"):
         schemas.pop(unused, None)

@@ -283,9 +283,11 @@ class TestValidation:
         assert status == 422 and body["error"]["fields"][0]["field"] == "id"
 
     @pytest.mark.parametrize("name", ["get_user", "replace_user", "update_user", "delete_user", "get_gift_card",
-                                      "get_product", "delete_product"])
+                                      "update_gift_card", "list_gift_card_activities", "get_product",
+                                      "delete_product"])
     def test_unknown_or_malformed_ids_are_404(self, aws, name):
-        for path_id in (999, "abc"):
+        """Ids are numbered from 1: 0 and negatives name nothing, like an unknown number or a word."""
+        for path_id in (999, "abc", 0, -1):
             status, body, _ = call(name, api_event(name, path_id=path_id))
             assert status == 404, (name, path_id, body)
             assert_error(body, "not_found")

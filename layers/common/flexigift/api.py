@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Annotated, Any, Callable
 from urllib.parse import urlencode
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
@@ -14,6 +14,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
     RequestValidationError,
 )
+from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.logging import correlation_paths
 
 from flexigift import jsonio
@@ -22,6 +23,10 @@ from flexigift.observability import logger, metrics, tracer
 from flexigift.settings import get_settings
 
 JSON = "application/json"
+
+# The {id} of /users/{id}, /gift_cards/{id}, /products/{id}: the service numbers them from 1. Anything else
+# names no resource (404, as an unknown id).
+ResourceId = Annotated[int, Path(ge=1, description="The number the service gave the resource when it was created")]
 
 def create_resolver(scope: str | None = None) -> APIGatewayRestResolver:
     """A resolver for one operation. `scope` is the API-key scope the operation needs: it is checked

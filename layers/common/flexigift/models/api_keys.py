@@ -6,13 +6,15 @@ from typing import Annotated, Literal, Optional, get_args
 
 from pydantic import Field
 
-from flexigift.models.common import Identifier, RequestModel, ResponseModel, Text
+from flexigift.models.common import Identifier, RequestModel, ResponseModel, Text, example
 
 Scope = Literal["wallet:read", "wallet:write", "checkout", "rewards:read", "rewards:order", "admin"]
 SCOPES: tuple[str, ...] = get_args(Scope)
 
 
 class ApiKeyCreate(RequestModel):
+    model_config = example({"name": "Kohl's checkout", "scopes": ["checkout"]})
+
     name: Text
     scopes: Annotated[list[Scope], Field(min_length=1, max_length=6)]
     program_id: Identifier = "default"

@@ -10,12 +10,15 @@ from typing import Annotated, Optional
 from pydantic import Field, StrictBool, field_validator
 
 from flexigift.models.common import (
+    DOG_BED,
+    JACK,
     Identifier,
     Money,
     MoneyAmount,
     RequestModel,
     ResponseModel,
     distinct_card_ids,
+    example,
     money_number,
 )
 
@@ -38,6 +41,8 @@ def _distinct_products(items: list[LineItem]) -> list[LineItem]:
 
 
 class QuoteRequest(RequestModel):
+    model_config = example({"user_id": JACK["user_id"], "items": [{"product_id": DOG_BED["product_id"], "quantity": 1}]})
+
     user_id: Identifier
     items: Annotated[list[LineItem], Field(min_length=1, max_length=50)]
     cards: Optional[Annotated[list[Identifier], Field(min_length=1, max_length=25)]] = Field(
@@ -53,6 +58,8 @@ class PaymentCreate(QuoteRequest):
 
 
 class RefundCreate(RequestModel):
+    model_config = example({"amount": 20})
+
     amount: Optional[PositiveMoney] = Field(default=None, description="Left out: everything not yet refunded")
 
 

@@ -111,6 +111,20 @@ class ResponseModel(BaseModel):
     model_config = ConfigDict(LAZY, extra="ignore")
 
 
+def example(body: dict[str, Any]) -> ConfigDict:
+    """A request body's example in the OpenAPI contract (the seed's own where it has one): shown by /docs,
+    sent by the fuzzer's examples phase."""
+    return ConfigDict(json_schema_extra={"examples": [body]})
+
+
+# The seed's walkthrough, corrected as the README says: Jack, his Kohl's card, the dog bed.
+JACK = {"user_id": "user006", "amazon_id": "amz3456", "name": "Jack Johnson", "email": "jack.johnson@example.com"}
+KOHLS_CARD = {"card_id": "kohls-gc-001", "user_id": "user006", "issuer": "Kohls", "balance": 250,
+              "expiry_date": "2030-12-31"}
+DOG_BED = {"product_id": "kohls-dogbed-001", "name": "Deluxe Round Dog Bed", "price": "50.00",
+           "eligible_issuer": "Kohls"}
+
+
 def distinct_card_ids(values: list[str] | None) -> list[str] | None:
     """A list of card_ids may not name a card twice (a wallet's gift_cards, a payment's cards)."""
     if values is not None and len(set(values)) != len(values):

@@ -22,7 +22,7 @@ from pydantic import (
     model_validator,
 )
 
-from flexigift.models.common import LAZY, EmailAddress, RequestModel, ResponseModel
+from flexigift.models.common import LAZY, EmailAddress, RequestModel, ResponseModel, example
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # newlines and tabs are fine in prose
 EXPIRATION = re.compile(r"^([1-9][0-9]{0,2}) (Day|Week|Month|Year)s?$")
@@ -170,6 +170,8 @@ class DeliveryMethod(IntEnum):
 
 
 class OrderRequest(RequestModel):
+    model_config = example({"reward_id": 27222, "amount": 1})  # the seed's sample order
+
     reward_id: RewardId
     amount: WholeAmount = Field(description="Whole currency units: 1 = $1")
     delivery_method: Optional[Literal[1, 2]] = Field(
@@ -179,6 +181,8 @@ class OrderRequest(RequestModel):
 
 
 class ResendRequest(RequestModel):
+    model_config = example({"delivery_email": "jack.johnson@example.com"})
+
     delivery_email: Optional[EmailAddress] = Field(default=None, description="A corrected recipient address")
 
 

@@ -10,6 +10,9 @@ from typing import Annotated, Optional
 from pydantic import Field, field_validator
 
 from flexigift.models.common import (
+    DOG_BED,
+    JACK,
+    KOHLS_CARD,
     EmailAddress,
     Identifier,
     IsoDate,
@@ -20,6 +23,7 @@ from flexigift.models.common import (
     ShortText,
     Text,
     distinct_card_ids,
+    example,
     money_number,
     money_string,
 )
@@ -31,6 +35,8 @@ CardIdList = Annotated[list[Identifier], Field(max_length=25)]
 
 
 class UserCreate(RequestModel):
+    model_config = example(JACK)
+
     user_id: Identifier
     amazon_id: Identifier
     name: Text
@@ -41,6 +47,8 @@ class UserCreate(RequestModel):
 
 class UserReplace(UserCreate):
     """PUT: the whole user. Fields left out are cleared (gift_cards) or refused (required ones)."""
+
+    model_config = example({**JACK, "gift_cards": [KOHLS_CARD["card_id"]]})
 
     id: Optional[int] = None  # a client may send back what it read; it must match the path
 
@@ -81,6 +89,8 @@ class SettableCardState(str, Enum):
 
 
 class GiftCardCreate(RequestModel):
+    model_config = example(KOHLS_CARD)
+
     card_id: Identifier
     user_id: Identifier
     issuer: ShortText
@@ -133,6 +143,8 @@ class GiftCard(ResponseModel):
 
 
 class ProductCreate(RequestModel):
+    model_config = example(DOG_BED)
+
     product_id: Identifier
     name: Text
     price: Annotated[Money, Field(gt=0)]
