@@ -76,9 +76,12 @@ def main(argv: list[str]) -> int:
         f"run at {datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC} on {platform.machine()}, {os.cpu_count()} CPUs, "
         f"Python {platform.python_version()}; took {time.perf_counter() - started:.0f} s",
         "a: POWERTOOLS_TRACE_DISABLED=true for every handler (one extra row with tracing on, as deployed);",
-        "   times are measured inside a fresh interpreter, around the handler module's import (its init).",
+        "   times are measured inside a fresh interpreter, around the handler module's import (its init);",
+        "   the '+ first request' rows add the first request (the handler's client is created in it) against",
+        "   moto's server on loopback, beside the baseline's init plus one GetItem of the same item.",
         "b: each route called once with events/<module>.json against moto in process; target = the access",
-        "   pattern's minimum (1 request for a read, 1 write for a write, +1 UpdateItem for an integer id).",
+        "   pattern's minimum (1 request for a read, 1 write for a write, +1 UpdateItem for an integer id;",
+        "   where the pattern must read first, the minimum stated beside it with its reason).",
         "c, e: moto in process; d: the local stack (moto server on loopback, handler worker processes).",
         "",
     ]

@@ -38,13 +38,18 @@ elapsed = time.perf_counter() - start
 print(json.dumps({"seconds": elapsed, "xray_loaded": "aws_xray_sdk" in sys.modules}))
 """
 
-BASELINE_PROBE = """
-import json, time
-start = time.perf_counter()
+# The baseline handler's init: boto3 and one DynamoDB client with the application's client settings.
+BASELINE_INIT = """
 import boto3
 from botocore.config import Config
 client = boto3.session.Session().client("dynamodb", config=Config(retries={"max_attempts": 3, "mode": "standard"},
                                                                   connect_timeout=3, read_timeout=10))
+"""
+
+BASELINE_PROBE = """
+import json, time
+start = time.perf_counter()
+""" + BASELINE_INIT + """
 print(json.dumps({"seconds": time.perf_counter() - start, "xray_loaded": False}))
 """
 
@@ -66,10 +71,7 @@ BASELINE_FIRST_REQUEST_PROBE = """
 import json, sys, time
 table, key = json.loads(sys.argv[1])
 start = time.perf_counter()
-import boto3
-from botocore.config import Config
-client = boto3.session.Session().client("dynamodb", config=Config(retries={"max_attempts": 3, "mode": "standard"},
-                                                                  connect_timeout=3, read_timeout=10))
+""" + BASELINE_INIT + """
 item = client.get_item(TableName=table, Key=key).get("Item")
 print(json.dumps({"seconds": time.perf_counter() - start, "status": 200 if item else 404}))
 """

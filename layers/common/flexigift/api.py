@@ -28,6 +28,7 @@ JSON = "application/json"
 # names no resource (404, as an unknown id).
 ResourceId = Annotated[int, Path(ge=1, description="The number the service gave the resource when it was created")]
 
+
 def create_resolver(scope: str | None = None) -> APIGatewayRestResolver:
     """A resolver for one operation. `scope` is the API-key scope the operation needs: it is checked
     before the body is even read, so a key without it gets 403 whatever it sends."""
