@@ -41,5 +41,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             "Statement": [{"Action": "execute-api:Invoke", "Effect": "Allow",
                            "Resource": _api_wildcard(event.get("methodArn", "*/*"))}],
         },
-        "context": {"key_id": key.key_id, "scopes": " ".join(key.scopes), "program_id": key.program_id},
+        # what every handler acts on: the key's program, scopes, issuer binding ("" for none), operator flag
+        "context": {"key_id": key.key_id, "scopes": " ".join(key.scopes), "program_id": key.program_id,
+                    "issuer": key.issuer or "", "operator": "true" if key.operator else "false"},
     }

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Body
 
-from flexigift.api import create_resolver, json_response, lambda_entry
+from flexigift.api import caller, create_resolver, json_response, lambda_entry
 from flexigift.logic.checkout import quote
 from flexigift.models.checkout import Quote, QuoteRequest
 
@@ -15,7 +15,7 @@ app = create_resolver(scope="checkout")
           responses={200: {"description": "The quote",
                           "content": {"application/json": {"model": Quote}}}})
 def handle(body: Annotated[QuoteRequest, Body()]):
-    return json_response(app, 200, quote(body))
+    return json_response(app, 200, quote(caller(app).program_id, body))
 
 
 handler = lambda_entry(app)

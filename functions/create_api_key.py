@@ -4,7 +4,7 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Body
 
-from flexigift.api import create_resolver, json_response, lambda_entry
+from flexigift.api import caller, create_resolver, json_response, lambda_entry
 from flexigift.logic.api_keys import issue_key
 from flexigift.models.api_keys import ApiKeyCreate, IssuedApiKey
 
@@ -13,7 +13,7 @@ app = create_resolver(scope="admin")
 
 @app.post("/admin/api_keys", operation_id="create_api_key", responses={201: {"description": "Issued", "content": {"application/json": {"model": IssuedApiKey}}}})
 def handle(body: Annotated[ApiKeyCreate, Body()]):
-    return json_response(app, 201, issue_key(body), headers={"Cache-Control": "no-store"})
+    return json_response(app, 201, issue_key(caller(app), body), headers={"Cache-Control": "no-store"})
 
 
 handler = lambda_entry(app)

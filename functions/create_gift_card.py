@@ -4,16 +4,16 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Body
 
-from flexigift.api import create_resolver, json_response, lambda_entry
+from flexigift.api import caller, create_resolver, json_response, lambda_entry
 from flexigift.logic.gift_cards import register_card
 from flexigift.models.wallet import GiftCard, GiftCardCreate
 
-app = create_resolver(scope="wallet:write")
+app = create_resolver(scope=("issuer",))
 
 
 @app.post("/gift_cards", operation_id="create_gift_card", responses={201: {"description": "Registered", "content": {"application/json": {"model": GiftCard}}}})
 def handle(body: Annotated[GiftCardCreate, Body()]):
-    return json_response(app, 201, register_card(body))
+    return json_response(app, 201, register_card(caller(app), body))
 
 
 handler = lambda_entry(app)

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Body
 
-from flexigift.api import create_resolver, json_response, lambda_entry
+from flexigift.api import caller, create_resolver, json_response, lambda_entry
 from flexigift.logic.users import register_user
 from flexigift.models.wallet import User, UserCreate
 
@@ -13,7 +13,7 @@ app = create_resolver(scope="wallet:write")
 
 @app.post("/users", operation_id="create_user", responses={201: {"description": "Registered", "content": {"application/json": {"model": User}}}})
 def handle(body: Annotated[UserCreate, Body()]):
-    return json_response(app, 201, register_user(body))
+    return json_response(app, 201, register_user(caller(app).program_id, body))
 
 
 handler = lambda_entry(app)

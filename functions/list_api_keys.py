@@ -4,7 +4,7 @@ from typing import Annotated, Optional
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from flexigift.api import create_resolver, lambda_entry, page_response, query_params
+from flexigift.api import caller, create_resolver, lambda_entry, page_response, query_params
 from flexigift.logic.api_keys import list_keys
 from flexigift.models.api_keys import ApiKey
 
@@ -15,7 +15,7 @@ app = create_resolver(scope="admin")
 def handle(limit: Annotated[Optional[int], Query(ge=1, le=100)] = None,
            cursor: Annotated[Optional[str], Query()] = None):
     _, page_size, page_cursor = query_params(app, ())
-    items, next_cursor = list_keys(page_size, page_cursor)
+    items, next_cursor = list_keys(caller(app), page_size, page_cursor)
     return page_response(app, items, next_cursor, {}, page_size)
 
 

@@ -4,11 +4,11 @@ from typing import Annotated, Optional
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from flexigift.api import ResourceId, create_resolver, lambda_entry, page_response, query_params
+from flexigift.api import ResourceId, caller, create_resolver, lambda_entry, page_response, query_params
 from flexigift.logic.activities import FILTERS, list_activities
 from flexigift.models.checkout import Activity
 
-app = create_resolver(scope="wallet:read")
+app = create_resolver(scope=("wallet:read", "issuer"))
 OptionalText = Optional[str]
 
 
@@ -20,7 +20,7 @@ def handle(id: ResourceId, limit: Annotated[Optional[int], Query(ge=1, le=100)] 
            activity_type: Annotated[OptionalText, Query(alias="type", description="Only entries of this type (ACTIVATE, REDEEM, ...)")] = None):
     # the filters above are declared for the OpenAPI spec; query_params reads and checks them
     filters, page_size, page_cursor = query_params(app, FILTERS)
-    items, next_cursor = list_activities(id, filters, page_size, page_cursor)
+    items, next_cursor = list_activities(caller(app), id, filters, page_size, page_cursor)
     return page_response(app, items, next_cursor, filters, page_size)
 
 

@@ -4,11 +4,11 @@ from typing import Annotated, Optional
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from flexigift.api import create_resolver, lambda_entry, page_response, query_params
+from flexigift.api import caller, create_resolver, lambda_entry, page_response, query_params
 from flexigift.logic.gift_cards import FILTERS, list_cards
 from flexigift.models.wallet import GiftCard
 
-app = create_resolver(scope="wallet:read")
+app = create_resolver(scope=("wallet:read", "issuer"))
 OptionalText = Optional[str]
 
 
@@ -20,7 +20,7 @@ def handle(limit: Annotated[Optional[int], Query(ge=1, le=100)] = None,
            issuer: Annotated[OptionalText, Query(description="Only this issuer's cards")] = None):
     # the filters above are declared for the OpenAPI spec; query_params reads and checks them
     filters, page_size, page_cursor = query_params(app, FILTERS)
-    items, next_cursor = list_cards(filters, page_size, page_cursor)
+    items, next_cursor = list_cards(caller(app), filters, page_size, page_cursor)
     return page_response(app, items, next_cursor, filters, page_size)
 
 

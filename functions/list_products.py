@@ -4,11 +4,11 @@ from typing import Annotated, Optional
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from flexigift.api import create_resolver, lambda_entry, page_response, query_params
+from flexigift.api import caller, create_resolver, lambda_entry, page_response, query_params
 from flexigift.logic.products import FILTERS, list_products
 from flexigift.models.wallet import Product
 
-app = create_resolver(scope="wallet:read")
+app = create_resolver(scope=("wallet:read", "issuer", "checkout"))
 OptionalText = Optional[str]
 
 
@@ -19,7 +19,7 @@ def handle(limit: Annotated[Optional[int], Query(ge=1, le=100)] = None,
            eligible_issuer: Annotated[OptionalText, Query(description="Only products this issuer's cards may buy")] = None):
     # the filters above are declared for the OpenAPI spec; query_params reads and checks them
     filters, page_size, page_cursor = query_params(app, FILTERS)
-    items, next_cursor = list_products(filters, page_size, page_cursor)
+    items, next_cursor = list_products(caller(app), filters, page_size, page_cursor)
     return page_response(app, items, next_cursor, filters, page_size)
 
 

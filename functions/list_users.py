@@ -4,7 +4,7 @@ from typing import Annotated, Optional
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from flexigift.api import create_resolver, lambda_entry, page_response, query_params
+from flexigift.api import caller, create_resolver, lambda_entry, page_response, query_params
 from flexigift.logic.users import FILTERS, list_users
 from flexigift.models.wallet import User
 
@@ -20,7 +20,7 @@ def handle(limit: Annotated[Optional[int], Query(ge=1, le=100)] = None,
            email: Annotated[OptionalText, Query(description="Only users with this email")] = None):
     # the filters above are declared for the OpenAPI spec; query_params reads and checks them
     filters, page_size, page_cursor = query_params(app, FILTERS)
-    items, next_cursor = list_users(filters, page_size, page_cursor)
+    items, next_cursor = list_users(caller(app).program_id, filters, page_size, page_cursor)
     return page_response(app, items, next_cursor, filters, page_size)
 
 

@@ -4,16 +4,16 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Body
 
-from flexigift.api import ResourceId, create_resolver, json_response, lambda_entry
+from flexigift.api import ResourceId, caller, create_resolver, json_response, lambda_entry
 from flexigift.logic.products import replace_product
 from flexigift.models.wallet import Product, ProductReplace
 
-app = create_resolver(scope="wallet:write")
+app = create_resolver(scope=("issuer",))
 
 
 @app.put("/products/<id>", operation_id="replace_product", responses={200: {"description": "Replaced", "content": {"application/json": {"model": Product}}}})
 def handle(id: ResourceId, body: Annotated[ProductReplace, Body()]):
-    return json_response(app, 200, replace_product(id, body))
+    return json_response(app, 200, replace_product(caller(app), id, body))
 
 
 handler = lambda_entry(app)

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Body
 
-from flexigift.api import ResourceId, create_resolver, json_response, lambda_entry
+from flexigift.api import ResourceId, caller, create_resolver, json_response, lambda_entry
 from flexigift.logic.users import replace_user
 from flexigift.models.wallet import User, UserReplace
 
@@ -13,7 +13,7 @@ app = create_resolver(scope="wallet:write")
 
 @app.put("/users/<id>", operation_id="replace_user", responses={200: {"description": "Replaced", "content": {"application/json": {"model": User}}}})
 def handle(id: ResourceId, body: Annotated[UserReplace, Body()]):
-    return json_response(app, 200, replace_user(id, body))
+    return json_response(app, 200, replace_user(caller(app).program_id, id, body))
 
 
 handler = lambda_entry(app)

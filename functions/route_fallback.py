@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flexigift.api import create_resolver, error_response, lambda_entry
+from flexigift.api import ANY_KEY, create_resolver, error_response, lambda_entry
 from flexigift.settings import get_settings
 
-app = create_resolver()
+app = create_resolver(scope=ANY_KEY)
 
 
 @app.not_found

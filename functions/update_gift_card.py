@@ -4,16 +4,16 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Body
 
-from flexigift.api import ResourceId, create_resolver, json_response, lambda_entry
+from flexigift.api import ResourceId, caller, create_resolver, json_response, lambda_entry
 from flexigift.logic.gift_cards import update_card
 from flexigift.models.wallet import GiftCard, GiftCardPatch
 
-app = create_resolver(scope="wallet:write")
+app = create_resolver(scope=("issuer",))
 
 
 @app.patch("/gift_cards/<id>", operation_id="update_gift_card", responses={200: {"description": "Updated", "content": {"application/json": {"model": GiftCard}}}})
 def handle(id: ResourceId, body: Annotated[GiftCardPatch, Body()]):
-    return json_response(app, 200, update_card(id, body))
+    return json_response(app, 200, update_card(caller(app), id, body))
 
 
 handler = lambda_entry(app)

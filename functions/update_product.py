@@ -4,16 +4,16 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Body
 
-from flexigift.api import ResourceId, create_resolver, json_response, lambda_entry
+from flexigift.api import ResourceId, caller, create_resolver, json_response, lambda_entry
 from flexigift.logic.products import update_product
 from flexigift.models.wallet import Product, ProductPatch
 
-app = create_resolver(scope="wallet:write")
+app = create_resolver(scope=("issuer",))
 
 
 @app.patch("/products/<id>", operation_id="update_product", responses={200: {"description": "Updated", "content": {"application/json": {"model": Product}}}})
 def handle(id: ResourceId, body: Annotated[ProductPatch, Body()]):
-    return json_response(app, 200, update_product(id, body))
+    return json_response(app, 200, update_product(caller(app), id, body))
 
 
 handler = lambda_entry(app)

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Body
 
-from flexigift.api import ResourceId, create_resolver, json_response, lambda_entry
+from flexigift.api import ResourceId, caller, create_resolver, json_response, lambda_entry
 from flexigift.logic.users import update_user
 from flexigift.models.wallet import User, UserPatch
 
@@ -13,7 +13,7 @@ app = create_resolver(scope="wallet:write")
 
 @app.patch("/users/<id>", operation_id="update_user", responses={200: {"description": "Updated", "content": {"application/json": {"model": User}}}})
 def handle(id: ResourceId, body: Annotated[UserPatch, Body()]):
-    return json_response(app, 200, update_user(id, body))
+    return json_response(app, 200, update_user(caller(app).program_id, id, body))
 
 
 handler = lambda_entry(app)

@@ -104,7 +104,7 @@ def activities(number: int, query: dict | None = None, scopes: str = "wallet:rea
 
 
 def balance(aws, number: int) -> Decimal:
-    return stored(aws, f"CARD#{number}", "CARD")["balance"]
+    return stored(aws, f"P#default#CARD#{number}", "CARD")["balance"]
 
 
 def ledger(aws, number: int) -> list[dict]:
@@ -222,9 +222,9 @@ class TestPayment:
         entries = assert_reconciles(aws, card)
         assert [(e["activity_type"], e["amount"], e.get("reference")) for e in entries] == [
             ("ACTIVATE", D("250"), None), ("REDEEM", D("-50"), payment["id"])]
-        stored_payment = stored(aws, f"PAYMENT#{payment['id']}", "PAYMENT")
+        stored_payment = stored(aws, f"P#default#PAYMENT#{payment['id']}", "PAYMENT")
         assert stored_payment["amount"] == D("50") and stored_payment["status"] == "captured"
-        claim = stored(aws, "IDEMPOTENCY#key_sample#payment#key-0001", "IDEMPOTENCY")
+        claim = stored(aws, "P#default#IDEMPOTENCY#key_sample#payment#key-0001", "IDEMPOTENCY")
         assert claim["payment_id"] == payment["id"] and len(claim["request_hash"]) == 64
 
         status, fetched, _ = get_payment(payment["id"])
@@ -352,7 +352,7 @@ class TestPayment:
         assert balance(aws, number) == D("250")
         status, body, _ = call("create_product", api_event("create_product", body=TREAT, scopes="checkout"))
         assert status == 403
-        assert stored(aws, "UNIQUE#PRODUCT#kohls-treat-007", "UNIQUE") is None
+        assert stored(aws, "P#default#UNIQUE#PRODUCT#kohls-treat-007", "UNIQUE") is None
 
     def test_unknown_payment_is_404_and_other_programs_cannot_see_it(self, aws):
         jack_with_cards(KOHLS_CARD)
@@ -432,7 +432,7 @@ class TestRefunds:
         assert status == 201, first
         assert first["amount"] == D("20") and first["allocations"][0]["balance_after"] == D("220")
         assert balance(aws, number) == D("220")
-        stored_payment = stored(aws, f"PAYMENT#{payment['id']}", "PAYMENT")
+        stored_payment = stored(aws, f"P#default#PAYMENT#{payment['id']}", "PAYMENT")
         assert stored_payment["refunded_amount"] == D("20") and stored_payment["status"] == "partially_refunded"
 
         before = snapshot(aws)

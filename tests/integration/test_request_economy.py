@@ -54,11 +54,11 @@ class TestOneUpdateItem:
         """Given Jack, when his email is patched, then one UpdateItem writes it, its lookup index key follows
         (a filter by the new email finds him) and the version moves by one."""
         number = register_user()
-        before = stored(aws, f"USER#{number}", "USER")
+        before = stored(aws, f"P#default#USER#{number}", "USER")
         (status, body), ops = counted(aws, patch, "update_user", number, {"email": "Jack.New@Example.com"})
         assert status == 200 and body["email"].lower() == "jack.new@example.com" and body["name"] == JACK["name"]
         assert ops == ["UpdateItem"]
-        after = stored(aws, f"USER#{number}", "USER")
+        after = stored(aws, f"P#default#USER#{number}", "USER")
         assert after["version"] == before["version"] + 1
         assert after["GSI4PK"] == "USER#email#jack.new@example.com" and after["created_at"] == before["created_at"]
         status, found, _ = call("list_users", api_event("list_users", query={"email": "jack.new@example.com"}))
@@ -96,8 +96,8 @@ class TestOneUpdateItem:
         (status, body), ops = counted(aws, patch, "update_product", 1, {"product_id": "kohls-dogbed-009"})
         assert status == 200 and body["product_id"] == "kohls-dogbed-009"
         assert ops == ["UpdateItem", "TransactWriteItems"]  # the failed condition returned the product
-        assert stored(aws, "UNIQUE#PRODUCT#kohls-dogbed-001", "UNIQUE") is None
-        assert stored(aws, "UNIQUE#PRODUCT#kohls-dogbed-009", "UNIQUE")["ref_id"] == 1
+        assert stored(aws, "P#default#UNIQUE#PRODUCT#kohls-dogbed-001", "UNIQUE") is None
+        assert stored(aws, "P#default#UNIQUE#PRODUCT#kohls-dogbed-009", "UNIQUE")["ref_id"] == 1
         before = all_items(aws)
         status, body = patch("update_product", 1, {"product_id": "kohls-bowl-002", "price": "9.00"})
         assert status == 409 and body["error"]["fields"][0]["field"] == "product_id"
@@ -117,7 +117,7 @@ class TestOneUpdateItem:
         assert ops == ["UpdateItem", "TransactWriteItems"]
         entries = assert_reconciles(aws, number)
         assert entries[-1]["activity_type"] == "ADJUST" and entries[-1]["amount"] == D("-50")
-        assert entries[-1]["sequence"] == stored(aws, f"CARD#{number}", "CARD")["version"]
+        assert entries[-1]["sequence"] == stored(aws, f"P#default#CARD#{number}", "CARD")["version"]
 
     def test_a_card_changed_between_the_failed_update_and_the_transaction_is_read_again(self, aws, monkeypatch):
         """Given a balance change whose UpdateItem returned the card as it was, when another request blocks the
@@ -142,7 +142,7 @@ class TestOneUpdateItem:
         monkeypatch.setattr(records.wallet, "update_in_place", update_then_race)
         status, answer = patch("update_gift_card", number, {"balance": "100.00"})
         assert status == 200 and answer["balance"] == 100 and answer["state"] == "BLOCKED"
-        card = stored(aws, f"CARD#{number}", "CARD")
+        card = stored(aws, f"P#default#CARD#{number}", "CARD")
         assert card["state"] == "BLOCKED" and card["balance"] == D("100")
         entries = assert_reconciles(aws, number)
         assert [e["activity_type"] for e in entries] == ["ACTIVATE", "ADJUST"] and entries[-1]["sequence"] == card["version"]
@@ -167,12 +167,12 @@ class TestWallet:
         (status, answer), ops = counted(aws, put, "replace_user", user, body)
         assert status == 200 and answer["gift_cards"] == [KOHLS_CARD["card_id"]]
         assert ops == ["BatchGetItem", "TransactWriteItems"]
-        assert stored(aws, "UNIQUE#USER#user006", "UNIQUE")["wallet_cards"] == {KOHLS_CARD["card_id"]: number}
-        assert stored(aws, f"CARD#{number}", "CARD")["owner_ref"] == user
+        assert stored(aws, "P#default#UNIQUE#USER#user006", "UNIQUE")["wallet_cards"] == {KOHLS_CARD["card_id"]: number}
+        assert stored(aws, f"P#default#CARD#{number}", "CARD")["owner_ref"] == user
         status, answer = put("replace_user", user, {**JACK, "gift_cards": []})
         assert status == 200 and answer["gift_cards"] == []
-        assert stored(aws, "UNIQUE#USER#user006", "UNIQUE")["wallet_cards"] == {}
-        card = stored(aws, f"CARD#{number}", "CARD")
+        assert stored(aws, "P#default#UNIQUE#USER#user006", "UNIQUE")["wallet_cards"] == {}
+        card = stored(aws, f"P#default#CARD#{number}", "CARD")
         assert card["linked"] is False and "owner_ref" not in card
 
     def test_unknown_and_foreign_cards_are_each_named_and_nothing_is_written(self, aws):
@@ -199,7 +199,7 @@ class TestWallet:
         assert status == 200 and answer["gift_cards"] == [KOHLS_CARD["card_id"]] and ops == ["UpdateItem"]
         (status, answer), ops = counted(aws, put, "replace_user", 1, {**JACK, "gift_cards": [KOHLS_CARD["card_id"]]})
         assert status == 200 and ops == ["BatchGetItem", "TransactWriteItems"]
-        assert stored(aws, f"CARD#{number}", "CARD")["linked"] is True
+        assert stored(aws, f"P#default#CARD#{number}", "CARD")["linked"] is True
 
     def test_deleting_a_linked_card_takes_it_out_of_the_wallet_on_the_guard(self, aws):
         """Given Jack's linked card, when it is deleted, then his gift_cards and his guard's wallet lose it in
@@ -207,8 +207,8 @@ class TestWallet:
         (number,) = jack_with_cards(KOHLS_CARD)
         (status, _, _), ops = counted(aws, call, "delete_gift_card", api_event("delete_gift_card", path_id=number))
         assert status == 204 and ops == ["GetItem", "BatchGetItem", "TransactWriteItems"]
-        assert stored(aws, "USER#1", "USER")["gift_cards"] == []
-        guard = stored(aws, "UNIQUE#USER#user006", "UNIQUE")
+        assert stored(aws, "P#default#USER#1", "USER")["gift_cards"] == []
+        guard = stored(aws, "P#default#UNIQUE#USER#user006", "UNIQUE")
         assert guard["wallet_cards"] == {} and guard["card_count"] == 0
         status, body, _ = quote()
         assert status == 200 and body["payable_by_gift_cards"] == 0
@@ -289,8 +289,8 @@ class TestBatchGet:
             return real(**kwargs)
 
         monkeypatch.setattr(client, "batch_get_item", throttled)
-        found = table.batch_get([{"PK": "USER#1", "SK": "USER"}, {"PK": "PRODUCT#1", "SK": "PRODUCT"},
-                                 {"PK": "USER#1", "SK": "USER"}, {"PK": "USER#99", "SK": "USER"}])
+        found = table.batch_get([{"PK": "P#default#USER#1", "SK": "USER"}, {"PK": "P#default#PRODUCT#1", "SK": "PRODUCT"},
+                                 {"PK": "P#default#USER#1", "SK": "USER"}, {"PK": "P#default#USER#99", "SK": "USER"}])
         assert set(found) == {("USER#1", "USER"), ("PRODUCT#1", "PRODUCT")}
         assert len(calls) == 2 and len(calls[0]["RequestItems"]["flexigift-test"]["Keys"]) == 3  # repeats merged
 

@@ -56,9 +56,9 @@ class TestQuickStart:
         status, product, _ = call("create_product", api_event("create_product", body=DOG_BED))
         assert status == 201 and product["price"] == "50.00" and isinstance(product["id"], int)
 
-        assert stored(aws, f"CARD#{card['id']}", "CARD")["linked"] is True
-        assert stored(aws, "UNIQUE#USER#user006", "UNIQUE")["card_count"] == 1
-        assert stored(aws, f"USER#{user['id']}", "USER")["gift_cards"] == ["kohls-gc-001"]
+        assert stored(aws, f"P#default#CARD#{card['id']}", "CARD")["linked"] is True
+        assert stored(aws, "P#default#UNIQUE#USER#user006", "UNIQUE")["card_count"] == 1
+        assert stored(aws, f"P#default#USER#{user['id']}", "USER")["gift_cards"] == ["kohls-gc-001"]
 
     def test_every_sample_event_runs_against_a_seeded_table(self, aws):
         """Given the seed data, when each wallet sample event in events/ is invoked, then none fails."""
@@ -82,7 +82,7 @@ class TestUniqueness:
         assert status == 409
         assert_error(body, "conflict")
         assert body["error"]["fields"][0]["field"] == "user_id"
-        assert [i["PK"] for i in all_items(aws) if i.get("type") == "USER"] == ["USER#1"]
+        assert [i["PK"] for i in all_items(aws) if i.get("type") == "USER"] == ["P#default#USER#1"]
 
     def test_duplicate_card_and_product_ids_are_409(self, aws):
         register_jack_with_card()
@@ -91,14 +91,14 @@ class TestUniqueness:
         call("create_product", api_event("create_product", body=DOG_BED))
         status, body, _ = call("create_product", api_event("create_product", body=DOG_BED))
         assert status == 409 and body["error"]["fields"][0]["field"] == "product_id"
-        assert stored(aws, "UNIQUE#USER#user006", "UNIQUE")["card_count"] == 1
+        assert stored(aws, "P#default#UNIQUE#USER#user006", "UNIQUE")["card_count"] == 1
 
     def test_changing_user_id_frees_the_old_one(self, aws):
         """Given a user without cards, when PUT renames user_id, then the old id can be registered again."""
         _, user, _ = call("create_user", api_event("create_user", body=JACK))
         status, body = link(user["id"], [], {**JACK, "user_id": "user007"})
         assert status == 200 and body["user_id"] == "user007"
-        assert stored(aws, "UNIQUE#USER#user006", "UNIQUE") is None
+        assert stored(aws, "P#default#UNIQUE#USER#user006", "UNIQUE") is None
         status, _, _ = call("create_user", api_event("create_user", body=JACK))
         assert status == 201
 
@@ -110,8 +110,8 @@ class TestLinks:
         assert status == 422
         assert_error(body, "validation_failed")
         assert body["error"]["fields"][0]["field"] == "gift_cards[1]"
-        assert stored(aws, f"USER#{user_id}", "USER")["gift_cards"] == []
-        assert stored(aws, "CARD#1", "CARD")["linked"] is False
+        assert stored(aws, f"P#default#USER#{user_id}", "USER")["gift_cards"] == []
+        assert stored(aws, "P#default#CARD#1", "CARD")["linked"] is False
 
     def test_linking_another_users_card_is_refused(self, aws):
         """Given Jill's card, when Jack tries to link it, then 422 says it belongs to another user."""
@@ -121,14 +121,14 @@ class TestLinks:
         call("create_gift_card", api_event("create_gift_card", body={**CARD, "card_id": "jill-card", "user_id": "user008"}))
         status, body = link(jack_id, ["jill-card"])
         assert status == 422 and "another user" in body["error"]["fields"][0]["message"]
-        assert stored(aws, "CARD#2", "CARD")["linked"] is False
+        assert stored(aws, "P#default#CARD#2", "CARD")["linked"] is False
 
     def test_put_without_gift_cards_clears_the_links_as_the_seed_warns(self, aws):
         user_id, card_id = register_jack_with_card()
         link(user_id, ["kohls-gc-001"])
         status, body, _ = call("replace_user", api_event("replace_user", body=JACK, path_id=user_id))
         assert status == 200 and body["gift_cards"] == []
-        assert stored(aws, f"CARD#{card_id}", "CARD")["linked"] is False
+        assert stored(aws, f"P#default#CARD#{card_id}", "CARD")["linked"] is False
 
     def test_patch_links_without_touching_other_fields(self, aws):
         user_id, _ = register_jack_with_card()
@@ -141,19 +141,19 @@ class TestLinks:
         link(user_id, ["kohls-gc-001"])
         status, _, _ = call("delete_gift_card", api_event("delete_gift_card", path_id=card_id))
         assert status == 204
-        assert stored(aws, f"USER#{user_id}", "USER")["gift_cards"] == []
-        assert stored(aws, "UNIQUE#CARD#kohls-gc-001", "UNIQUE") is None
-        assert stored(aws, "UNIQUE#USER#user006", "UNIQUE")["card_count"] == 0
+        assert stored(aws, f"P#default#USER#{user_id}", "USER")["gift_cards"] == []
+        assert stored(aws, "P#default#UNIQUE#CARD#kohls-gc-001", "UNIQUE") is None
+        assert stored(aws, "P#default#UNIQUE#USER#user006", "UNIQUE")["card_count"] == 0
 
     def test_a_user_with_cards_cannot_be_deleted_until_they_are_gone(self, aws):
         user_id, card_id = register_jack_with_card()
         status, body, _ = call("delete_user", api_event("delete_user", path_id=user_id))
-        assert status == 409 and stored(aws, f"USER#{user_id}", "USER") is not None
+        assert status == 409 and stored(aws, f"P#default#USER#{user_id}", "USER") is not None
         call("delete_gift_card", api_event("delete_gift_card", path_id=card_id))
         status, _, _ = call("delete_user", api_event("delete_user", path_id=user_id))
         assert status == 204
-        assert stored(aws, f"USER#{user_id}", "USER") is None
-        assert stored(aws, "UNIQUE#USER#user006", "UNIQUE") is None
+        assert stored(aws, f"P#default#USER#{user_id}", "USER") is None
+        assert stored(aws, "P#default#UNIQUE#USER#user006", "UNIQUE") is None
 
     def test_a_linked_card_cannot_change_owner(self, aws):
         user_id, card_id = register_jack_with_card()
@@ -162,7 +162,7 @@ class TestLinks:
         status, body, _ = call("update_gift_card", api_event("update_gift_card", body={"user_id": "user008"},
                                                              path_id=card_id))
         assert status == 409 and "unlink" in body["error"]["message"]
-        assert stored(aws, f"CARD#{card_id}", "CARD")["user_id"] == "user006"
+        assert stored(aws, f"P#default#CARD#{card_id}", "CARD")["user_id"] == "user006"
 
     def test_an_unlinked_card_moves_and_the_counts_follow(self, aws):
         _, card_id = register_jack_with_card()
@@ -170,8 +170,8 @@ class TestLinks:
         status, body, _ = call("update_gift_card", api_event("update_gift_card", body={"user_id": "user008"},
                                                              path_id=card_id))
         assert status == 200 and body["user_id"] == "user008"
-        assert stored(aws, "UNIQUE#USER#user006", "UNIQUE")["card_count"] == 0
-        assert stored(aws, "UNIQUE#USER#user008", "UNIQUE")["card_count"] == 1
+        assert stored(aws, "P#default#UNIQUE#USER#user006", "UNIQUE")["card_count"] == 0
+        assert stored(aws, "P#default#UNIQUE#USER#user008", "UNIQUE")["card_count"] == 1
 
     def test_card_for_an_unknown_user_is_refused(self, aws):
         status, body, _ = call("create_gift_card", api_event("create_gift_card", body=CARD))
@@ -230,7 +230,7 @@ class TestValidation:
         status, body, _ = call("create_gift_card", api_event("create_gift_card", body={**CARD, "balance": balance}))
         assert (status == 201) == ok, body
         if ok:
-            assert isinstance(stored(aws, f"CARD#{body['id']}", "CARD")["balance"], Decimal)
+            assert isinstance(stored(aws, f"P#default#CARD#{body['id']}", "CARD")["balance"], Decimal)
         else:
             assert status == 422 and body["error"]["fields"][0]["field"] == "balance"
 
@@ -239,7 +239,7 @@ class TestValidation:
         raw = '{"card_id": "c1", "user_id": "user006", "issuer": "Kohls", "balance": 0.10, "expiry_date": "2030-01-01"}'
         status, body, _ = call("create_gift_card", api_event("create_gift_card", raw_body=raw))
         assert status == 201
-        assert stored(aws, f"CARD#{body['id']}", "CARD")["balance"] == Decimal("0.10")
+        assert stored(aws, f"P#default#CARD#{body['id']}", "CARD")["balance"] == Decimal("0.10")
         _, fetched, _ = call("get_gift_card", api_event("get_gift_card", path_id=body["id"]))
         assert str(fetched["balance"]) == "0.10"  # parsed with Decimal: the JSON literal was exactly 0.10
 
@@ -268,7 +268,7 @@ class TestValidation:
         assert status == 422 and body["error"]["fields"][0]["field"] == "email"
         status, body, _ = call("update_user", api_event("update_user", body={}, path_id=user["id"]))
         assert status == 422
-        assert stored(aws, f"USER#{user['id']}", "USER")["email"] == JACK["email"]
+        assert stored(aws, f"P#default#USER#{user['id']}", "USER")["email"] == JACK["email"]
 
     def test_put_requires_every_field(self, aws):
         _, user, _ = call("create_user", api_event("create_user", body=JACK))

@@ -29,9 +29,16 @@ JSON = "application/json"
 ResourceId = Annotated[int, Path(ge=1, description="The number the service gave the resource when it was created")]
 
 
-def create_resolver(scope: str | None = None) -> APIGatewayRestResolver:
-    """A resolver for one operation. `scope` is the API-key scope the operation needs: it is checked
-    before the body is even read, so a key without it gets 403 whatever it sends."""
+ADMIN_SCOPE = "admin"
+ANY_KEY = "*"   # declared by the route fallback alone: any valid key may learn that a route does not exist
+
+
+def create_resolver(scope: str | tuple[str, ...] | None = None) -> APIGatewayRestResolver:
+    """A resolver for one operation. `scope` is the API-key scope the operation needs (or a tuple of
+    scopes, any of which will do; `admin` always will, within its own program). It is checked before the
+    body is even read, so a key without it gets 403 whatever it sends. A resolver that declares no scope
+    refuses every request (fail closed); only the authorizer and the route fallback have none, and they
+    are not resolvers."""
     app = APIGatewayRestResolver(
         enable_validation=True,
         serializer=jsonio.dumps,
@@ -48,7 +55,7 @@ def create_resolver(scope: str | None = None) -> APIGatewayRestResolver:
     app.exception_handler(NotFoundError)(
         lambda exc: error_response(app, 404, "not_found", "No such resource"))
     app.exception_handler(Exception)(lambda exc: _internal_error(app, exc))
-    app.required_scope = scope  # type: ignore[attr-defined]
+    app.required_scopes = (scope,) if isinstance(scope, str) else tuple(scope or ())  # type: ignore[attr-defined]
     return app
 
 
@@ -59,23 +66,26 @@ def lambda_entry(app: APIGatewayRestResolver) -> Callable[[dict, Any], dict]:
     @metrics.log_metrics
     @tracer.capture_lambda_handler(capture_response=False)
     def handler(event: dict, context: Any) -> dict:
-        refused = _refuse_before_routing(event, getattr(app, "required_scope", None))
+        refused = _refuse_before_routing(event, getattr(app, "required_scopes", ()))
         return refused if refused is not None else app.resolve(event, context)
 
     return handler
 
 
-def _refuse_before_routing(event: dict, scope: str | None) -> dict | None:
+def _refuse_before_routing(event: dict, scopes: tuple[str, ...]) -> dict | None:
     """Checks made on the raw event, before the resolver reads the body: the caller's scope (401/403
     must not depend on what the body holds), then the media type (curl -d without -H sends a form).
     A JSON media type in any letter case is normalised to what the resolver expects."""
     request = str((event.get("requestContext") or {}).get("requestId", ""))
-    if scope is not None:
-        context = _authorizer_context(event)
-        if not context.get("key_id"):
-            return _raw_error(request, 401, "unauthorized", "A valid API key is required in the Authorization header")
-        if scope not in _scopes(context):
-            return _raw_error(request, 403, "forbidden", f"This API key lacks the '{scope}' scope needed for this operation")
+    context = _authorizer_context(event)
+    if not context.get("key_id") or not context.get("program_id"):
+        return _raw_error(request, 401, "unauthorized", "A valid API key is required in the Authorization header")
+    if not scopes:
+        return _raw_error(request, 403, "forbidden", "This operation declares no scope: no API key may call it")
+    held = _scopes(context)
+    if ANY_KEY not in scopes and held.isdisjoint((*scopes, ADMIN_SCOPE)):
+        needed = " or ".join(f"'{s}'" for s in scopes)
+        return _raw_error(request, 403, "forbidden", f"This API key lacks the {needed} scope needed for this operation")
     if not event.get("body"):
         return None
     headers = event.get("headers") or {}
@@ -120,9 +130,22 @@ def _raw_error(request: str, status: int, code: str, message: str,
 
 @dataclass(frozen=True)
 class Caller:
+    """Who calls: one API key, acting for one program (every store call is scoped to it) with its scopes.
+    `issuer` binds an issuer key to the cards and products of one issuer; `operator` marks the platform's
+    operator key, which alone may create programs and keys for other programs."""
+
     key_id: str
     scopes: frozenset[str]
     program_id: str
+    issuer: str | None = None
+    operator: bool = False
+
+    @property
+    def is_admin(self) -> bool:
+        return ADMIN_SCOPE in self.scopes
+
+    def may(self, scope: str) -> bool:
+        return scope in self.scopes or self.is_admin
 
 
 def _authorizer_context(event: dict) -> dict:
@@ -137,11 +160,12 @@ def caller(app: APIGatewayRestResolver) -> Caller:
     """Who is calling, as the authorizer established it (requestContext.authorizer). The operation's
     scope was already checked before routing (create_resolver(scope=...))."""
     context = _authorizer_context(app.current_event.raw_event)
-    key_id = context.get("key_id")
-    if not key_id:
+    key_id, program_id = context.get("key_id"), context.get("program_id")
+    if not key_id or not program_id:
         raise Unauthorized("A valid API key is required in the Authorization header")
-    return Caller(key_id=str(key_id), scopes=_scopes(context),
-                  program_id=str(context.get("program_id", "default")))
+    return Caller(key_id=str(key_id), scopes=_scopes(context), program_id=str(program_id),
+                  issuer=str(context["issuer"]) if context.get("issuer") else None,
+                  operator=str(context.get("operator", "")).lower() == "true")
 
 
 

@@ -9,23 +9,15 @@ can never debit twice and a crash can never leave a key without its payment (or 
 
 from __future__ import annotations
 
-import hashlib
-import json
-import random
 import re
 import secrets
-import time
-from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from flexigift.errors import (
-    BadRequest,
     CardUnusable,
     Conflict,
-    IdempotencyKeyReused,
     InsufficientFunds,
     NotFound,
     RefundExceedsPayment,
@@ -34,6 +26,15 @@ from flexigift.errors import (
 )
 from flexigift.logic import gift_cards
 from flexigift.logic.allocation import CardFunds, Line, Plan, allocate, issuer_matches, unusable_reason
+from flexigift.logic.idempotency import (
+    IDEMPOTENCY_HEADER,
+    check_idempotency_key,
+    claim_key,
+    claim_record,
+    claimed,
+    request_hash,
+)
+from flexigift.logic.retries import attempts
 from flexigift.models.checkout import (
     Allocation,
     Payment,
@@ -52,16 +53,8 @@ from flexigift.store import checkout as store
 from flexigift.store import keys, ledger, wallet
 from flexigift.store.table import Transaction, TransactionCancelled, batch_get, found_in
 
-IDEMPOTENCY_HEADER = "Idempotency-Key"
-IDEMPOTENCY_TTL = timedelta(hours=24)
-_KEY_PATTERN = re.compile(r"[\x21-\x7e]{1,255}")          # visible ASCII, no spaces: a UUID fits
 _PAYMENT_ID = re.compile(r"pay_[0-9a-f]{24}")
 
-# A lost race is planned again from fresh reads with jittered backoff, within this budget (the
-# function's timeout is 10 s). A busy card sees one winner per round, so the budget is generous.
-RETRY_SECONDS = 6.0
-MAX_ATTEMPTS = 60
-BACKOFF_FIRST, BACKOFF_CAP = 0.005, 0.1
 MAX_REFUNDS_PER_PAYMENT = 100
 
 
@@ -100,14 +93,14 @@ def _in_wallet(record: dict[str, Any], user_id: str) -> bool:
     return bool(record.get("linked")) and record.get("user_id") == user_id
 
 
-def _first_reads(body: QuoteRequest, *extra: dict[str, str]) -> dict[tuple[str, str], dict[str, Any]]:
+def _first_reads(program_id: str, body: QuoteRequest, *extra: dict[str, str]) -> dict[tuple[str, str], dict[str, Any]]:
     """One BatchGetItem: the user's guard (it names the wallet's cards), each product's guard, and any
     `extra` item the caller needs (an Idempotency-Key claim)."""
-    return batch_get([*extra, keys.unique_key(wallet.USER.name, body.user_id),
-                      *(keys.unique_key(wallet.PRODUCT.name, item.product_id) for item in body.items)])
+    return batch_get([*extra, keys.unique_key(program_id, wallet.USER.name, body.user_id),
+                      *(keys.unique_key(program_id, wallet.PRODUCT.name, item.product_id) for item in body.items)])
 
 
-def _read_wallet(body: QuoteRequest, first: dict[tuple[str, str], dict[str, Any]] | None = None) -> Wallet:
+def _read_wallet(program_id: str, body: QuoteRequest, first: dict[tuple[str, str], dict[str, Any]] | None = None) -> Wallet:
     """The user, the products and the user's linked cards; unknown user or products are 404, named cards
     that are not in the wallet or cannot be used are refused before anything is planned.
 
@@ -115,46 +108,46 @@ def _read_wallet(body: QuoteRequest, first: dict[tuple[str, str], dict[str, Any]
     products and cards they name. The user's guard carries the wallet (`wallet_cards`: card_id -> numeric
     id of each linked card), so the user item itself is not needed; a guard written before it carried the
     wallet is followed through the user item and the cards' guards instead."""
-    first = _first_reads(body) if first is None else first
+    first = _first_reads(program_id, body) if first is None else first
     missing = []
-    user_guard = found_in(first, keys.unique_key(wallet.USER.name, body.user_id))
+    user_guard = found_in(first, keys.unique_key(program_id, wallet.USER.name, body.user_id))
     if user_guard is None:
         missing.append(field_error("user_id", f"no user '{body.user_id}' is registered", "unknown_user"))
-    product_guards = [found_in(first, keys.unique_key(wallet.PRODUCT.name, i.product_id)) for i in body.items]
-    product_keys = [keys.entity_key(wallet.PRODUCT.name, int(g["ref_id"])) for g in product_guards if g]
+    product_guards = [found_in(first, keys.unique_key(program_id, wallet.PRODUCT.name, i.product_id)) for i in body.items]
+    product_keys = [keys.entity_key(program_id, wallet.PRODUCT.name, int(g["ref_id"])) for g in product_guards if g]
     refs: dict[str, int] | None = None
     second_keys = list(product_keys)
     if user_guard is not None:
         if "wallet_cards" in user_guard:
             refs = {card_id: int(n) for card_id, n in user_guard["wallet_cards"].items()}
-            second_keys += [keys.entity_key(wallet.CARD.name, n) for n in refs.values()]
+            second_keys += [keys.entity_key(program_id, wallet.CARD.name, n) for n in refs.values()]
         else:  # a guard from before the wallet was kept on it
-            second_keys.append(keys.entity_key(wallet.USER.name, int(user_guard["ref_id"])))
+            second_keys.append(keys.entity_key(program_id, wallet.USER.name, int(user_guard["ref_id"])))
     second = batch_get(second_keys) if second_keys else {}
     lines = []
     for position, (item, guard) in enumerate(zip(body.items, product_guards, strict=True)):
         found = wallet.record_of(wallet.PRODUCT, found_in(second, keys.entity_key(
-            wallet.PRODUCT.name, int(guard["ref_id"])))) if guard else None
+            program_id, wallet.PRODUCT.name, int(guard["ref_id"])))) if guard else None
         if found is None:
             missing.append(field_error(f"items[{position}].product_id",
                                        f"no product '{item.product_id}' is registered", "unknown_product"))
         else:
             lines.append(PricedLine(product=found[0], quantity=item.quantity))
     if user_guard is not None and refs is None:
-        user = wallet.record_of(wallet.USER, found_in(second, keys.entity_key(wallet.USER.name,
+        user = wallet.record_of(wallet.USER, found_in(second, keys.entity_key(program_id, wallet.USER.name,
                                                                               int(user_guard["ref_id"]))))
         if user is None:
             missing.insert(0, field_error("user_id", f"no user '{body.user_id}' is registered", "unknown_user"))
         else:
-            refs = {c: int(g["ref_id"]) for c, g in wallet.guards(wallet.CARD, user[0].get("gift_cards", [])).items()}
-            second.update(batch_get([keys.entity_key(wallet.CARD.name, n) for n in refs.values()]) if refs else {})
+            refs = {c: int(g["ref_id"]) for c, g in wallet.guards(program_id, wallet.CARD, user[0].get("gift_cards", [])).items()}
+            second.update(batch_get([keys.entity_key(program_id, wallet.CARD.name, n) for n in refs.values()]) if refs else {})
     if missing:
         raise NotFound("Unknown " + " and ".join(sorted({f["type"].removeprefix("unknown_") for f in missing})),
                        fields=missing)
     assert refs is not None
     records: dict[str, tuple[dict[str, Any], int]] = {}
     for card_id, number in refs.items():
-        found = wallet.record_of(wallet.CARD, found_in(second, keys.entity_key(wallet.CARD.name, number)))
+        found = wallet.record_of(wallet.CARD, found_in(second, keys.entity_key(program_id, wallet.CARD.name, number)))
         if found is not None and found[0]["card_id"] == card_id and _in_wallet(found[0], body.user_id):
             records[card_id] = found
     if body.cards is not None:
@@ -191,12 +184,12 @@ def _named_cards(named: list[str], records: dict[str, tuple[dict[str, Any], int]
     return {card_id: records[card_id] for card_id in named}
 
 
-def _reread_cards(current: Wallet) -> Wallet:
+def _reread_cards(program_id: str, current: Wallet) -> Wallet:
     """Fresh reads of the planned cards after a lost race (by numeric id: one BatchGetItem)."""
-    fresh = batch_get([keys.entity_key(wallet.CARD.name, f.gift_card_id) for f in current.cards])
+    fresh = batch_get([keys.entity_key(program_id, wallet.CARD.name, f.gift_card_id) for f in current.cards])
     cards, versions = [], {}
     for funds in current.cards:
-        found = wallet.record_of(wallet.CARD, found_in(fresh, keys.entity_key(wallet.CARD.name, funds.gift_card_id)))
+        found = wallet.record_of(wallet.CARD, found_in(fresh, keys.entity_key(program_id, wallet.CARD.name, funds.gift_card_id)))
         if found is None or not _in_wallet(found[0], current.user_id):
             if current.named:
                 raise CardUnusable(f"gift card '{funds.card_id}' left the wallet during this payment",
@@ -226,9 +219,9 @@ def _allocations(plan: Plan) -> list[dict[str, Any]]:
              "balance_after": d.balance_after} for d in plan.debits]
 
 
-def quote(body: QuoteRequest) -> Quote:
+def quote(program_id: str, body: QuoteRequest) -> Quote:
     """What the user's gift cards can pay for these items, and what would remain. Reads only."""
-    checkout = _read_wallet(body)
+    checkout = _read_wallet(program_id, body)
     plan = _plan(checkout)
     lines = []
     for priced, line_plan in zip(checkout.lines, plan.lines, strict=True):
@@ -243,64 +236,6 @@ def quote(body: QuoteRequest) -> Quote:
     return Quote(user_id=body.user_id, items=lines, total=plan.total, payable_by_gift_cards=plan.payable,
                  remainder_due=plan.remainder,
                  allocations=[Allocation.from_record(a) for a in _allocations(plan)])
-
-
-# --- idempotency ---------------------------------------------------------------------------------
-
-
-def check_idempotency_key(value: str | None, *, required: bool) -> str | None:
-    if value is None or value == "":
-        if required:
-            raise BadRequest(f"The {IDEMPOTENCY_HEADER} header is required: send a unique value (a UUID) per "
-                             "payment, and the same value when retrying it",
-                             fields=[field_error(IDEMPOTENCY_HEADER, "is required", "missing")])
-        return None
-    if not _KEY_PATTERN.fullmatch(value):
-        raise ValidationFailed(f"{IDEMPOTENCY_HEADER} must be 1 to 255 visible ASCII characters",
-                               fields=[field_error(IDEMPOTENCY_HEADER, "must be 1 to 255 visible ASCII characters")])
-    return value
-
-
-def _request_hash(operation: str, request: dict[str, Any]) -> str:
-    canonical = json.dumps({"operation": operation, **request}, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-_UNREAD: dict[str, Any] = {}
-
-
-def _claimed(key: dict[str, str], request_hash: str, item: dict[str, Any] | None = _UNREAD) -> dict[str, Any] | None:
-    """The stored claim of an Idempotency-Key, if any; a different request under it is refused. `item` is
-    the claim's item when the caller already read it (None: there is none), else it is read here."""
-    claim = store.get_idempotency(key) if item is _UNREAD else store.claim_record(item)
-    if claim is not None and claim["request_hash"] != request_hash:
-        raise IdempotencyKeyReused(
-            f"This {IDEMPOTENCY_HEADER} was already used for a different request; use a new key for a new "
-            "request, or resend exactly the original request to get its result",
-            fields=[field_error(IDEMPOTENCY_HEADER, "already used with a different body", "idempotency_key_reused")])
-    return claim
-
-
-def _claim_record(operation: str, request_hash: str, created_at: str, **refs: Any) -> dict[str, Any]:
-    expires = datetime.now(UTC) + IDEMPOTENCY_TTL
-    return {"operation": operation, "request_hash": request_hash, "created_at": created_at,
-            keys.TTL_ATTRIBUTE: int(expires.timestamp()), **refs}
-
-
-# --- retries -------------------------------------------------------------------------------------
-
-
-def _attempts(what: str) -> Iterator[int]:
-    """Attempt numbers, sleeping with full jitter between them; Conflict when the budget is spent."""
-    deadline = time.monotonic() + RETRY_SECONDS
-    for attempt in range(MAX_ATTEMPTS):
-        if attempt:
-            if time.monotonic() >= deadline:
-                break
-            time.sleep(random.uniform(0, min(BACKOFF_CAP, BACKOFF_FIRST * 2 ** attempt)))  # noqa: S311  # nosec B311  # retry jitter, not a secret
-        yield attempt
-    raise Conflict(f"The gift cards kept changing under this {what.lower()}; nothing was charged or credited. "
-                   f"Retry with the same {IDEMPOTENCY_HEADER}")
 
 
 # --- payments ------------------------------------------------------------------------------------
@@ -337,8 +272,8 @@ def _payment_record(payment_id: str, checkout: Wallet, plan: Plan, now: str, who
     }
 
 
-def _stored_payment(payment_id: str) -> Payment:
-    found = store.get_payment_with_refunds(payment_id)
+def _stored_payment(program_id: str, payment_id: str) -> Payment:
+    found = store.get_payment_with_refunds(program_id, payment_id)
     if found is None:
         raise Conflict(f"Payment {payment_id} is recorded for this {IDEMPOTENCY_HEADER} but cannot be read")
     return Payment.from_record(*found)
@@ -348,34 +283,34 @@ def create_payment(body: PaymentCreate, idempotency_key: str | None, caller_key_
                    program_id: str) -> tuple[Payment, bool]:
     """Debit the user's cards for the items. Returns the payment and whether it is a replay of a payment
     already made under the same Idempotency-Key (which debits nothing)."""
-    key = check_idempotency_key(idempotency_key, required=True)
+    key = check_idempotency_key(idempotency_key, required=True, what="payment")
     assert key is not None
-    request_hash = _request_hash("payment", body.model_dump(mode="json"))
-    claim_key = keys.idempotency_key(caller_key_id, "payment", key)
-    first = _first_reads(body, claim_key)
-    claim = _claimed(claim_key, request_hash, found_in(first, claim_key))
+    hashed = request_hash("payment", body.model_dump(mode="json"))
+    claim_at = claim_key(program_id, "payment", key)
+    first = _first_reads(program_id, body, claim_at)
+    claim = claimed(claim_at, hashed, found_in(first, claim_at))
     if claim is not None:
-        return _stored_payment(claim["payment_id"]), True
+        return _stored_payment(program_id, claim["payment_id"]), True
 
-    checkout = _read_wallet(body, first)
+    checkout = _read_wallet(program_id, body, first)
     payment_id = "pay_" + secrets.token_hex(12)
-    for attempt in _attempts("Payment"):
+    for attempt in attempts("payment", "nothing was charged"):
         if attempt:
-            checkout = _reread_cards(checkout)
+            checkout = _reread_cards(program_id, checkout)
         plan = _plan(checkout)
         _refuse_short_plan(plan, body.allow_remainder)
         now, today = wallet.now_iso(), gift_cards.today().isoformat()
         record = _payment_record(payment_id, checkout, plan, now,
                                  {"key_id": caller_key_id, "program_id": program_id, "idempotency_key": key})
         tx = Transaction()
-        store.tx_claim_idempotency(tx, claim_key, _claim_record("payment", request_hash, now, payment_id=payment_id))
-        store.tx_put_payment(tx, record)
+        store.tx_claim_idempotency(tx, claim_at, claim_record("payment", hashed, now, payment_id=payment_id))
+        store.tx_put_payment(tx, program_id, record)
         for debit in plan.debits:
             card = debit.card
             version = checkout.versions[card.gift_card_id]
-            store.tx_debit_card(tx, gift_card_id=card.gift_card_id, amount=debit.amount, expected_version=version,
+            store.tx_debit_card(tx, program_id, gift_card_id=card.gift_card_id, amount=debit.amount, expected_version=version,
                                 user_id=checkout.user_id, today=today, now=now, label=f"card:{card.card_id}")
-            ledger.tx_append(tx, gift_card_id=card.gift_card_id, card_id=card.card_id, sequence=version + 1,
+            ledger.tx_append(tx, program_id, gift_card_id=card.gift_card_id, card_id=card.card_id, sequence=version + 1,
                              activity_type="REDEEM", amount=-debit.amount, balance_after=debit.balance_after,
                              reference=payment_id, created_at=now, label=f"activity:{card.card_id}")
         try:
@@ -383,9 +318,9 @@ def create_payment(body: PaymentCreate, idempotency_key: str | None, caller_key_
         except TransactionCancelled as cancelled:
             failed = tx.failed_labels(cancelled)
             if "idempotency" in failed:  # a request with the same key won the race: answer with its payment
-                claim = _claimed(claim_key, request_hash)
+                claim = claimed(claim_at, hashed)
                 if claim is not None:
-                    return _stored_payment(claim["payment_id"]), True
+                    return _stored_payment(program_id, claim["payment_id"]), True
             if failed or cancelled.contention:  # a card changed since it was read: plan again
                 continue
             raise
@@ -394,11 +329,11 @@ def create_payment(body: PaymentCreate, idempotency_key: str | None, caller_key_
         logger.info("payment captured", extra={"payment_id": payment_id, "amount": str(plan.payable),
                                                "cards": len(plan.debits), "attempts": attempt + 1})
         return Payment.from_record(record), False
-    raise AssertionError("unreachable: _attempts raises when exhausted")
+    raise AssertionError("unreachable: attempts raises when exhausted")
 
 
 def get_payment(payment_id: str, program_id: str) -> Payment:
-    found = store.get_payment_with_refunds(payment_id) if _PAYMENT_ID.fullmatch(payment_id) else None
+    found = store.get_payment_with_refunds(program_id, payment_id) if _PAYMENT_ID.fullmatch(payment_id) else None
     if found is None or found[0].get("program_id") != program_id:
         raise NotFound(f"No payment with id {payment_id}")
     return Payment.from_record(*found)
@@ -426,24 +361,24 @@ def refund_payment(payment_id: str, body: RefundCreate, idempotency_key: str | N
                    program_id: str) -> tuple[Refund, bool]:
     """Credit (part of) a payment back to the cards it debited. Returns the refund and whether it is a
     replay under an Idempotency-Key already used for it."""
-    key = check_idempotency_key(idempotency_key, required=False)
-    request_hash = _request_hash("refund", {"payment_id": payment_id, **body.model_dump(mode="json")})
-    claim_key = keys.idempotency_key(caller_key_id, "refund", key) if key else None
+    key = check_idempotency_key(idempotency_key, required=True, what="refund")
+    assert key is not None
+    hashed = request_hash("refund", {"payment_id": payment_id, **body.model_dump(mode="json")})
+    claim_at = claim_key(program_id, "refund", key)
     valid_id = _PAYMENT_ID.fullmatch(payment_id) is not None
-    first = batch_get([k for k in (claim_key, keys.payment_key(payment_id) if valid_id else None) if k])
-    if claim_key:
-        claim = _claimed(claim_key, request_hash, found_in(first, claim_key))
-        if claim is not None:
-            return _stored_refund(claim), True
+    first = batch_get([claim_at, *([keys.payment_key(program_id, payment_id)] if valid_id else [])])
+    claim = claimed(claim_at, hashed, found_in(first, claim_at))
+    if claim is not None:
+        return _stored_refund(program_id, claim), True
 
     refund_id = "rfd_" + secrets.token_hex(12)
-    for attempt in _attempts("Refund"):
+    for attempt in attempts("refund", "nothing was credited"):
         if not valid_id:
             payment = None
         elif attempt == 0:
-            payment = store.payment_record(found_in(first, keys.payment_key(payment_id)))
+            payment = store.payment_record(found_in(first, keys.payment_key(program_id, payment_id)))
         else:
-            payment = store.get_payment(payment_id)
+            payment = store.get_payment(program_id, payment_id)
         if payment is None or payment.get("program_id") != program_id:
             raise NotFound(f"No payment with id {payment_id}")
         captured, refunded = Decimal(payment["amount"]), Decimal(payment.get("refunded_amount", 0))
@@ -464,7 +399,7 @@ def refund_payment(payment_id: str, body: RefundCreate, idempotency_key: str | N
         now = wallet.now_iso()
         tx = Transaction()
         refund_allocations = []
-        card_keys = {int(a["gift_card_id"]): keys.entity_key(wallet.CARD.name, int(a["gift_card_id"]))
+        card_keys = {int(a["gift_card_id"]): keys.entity_key(program_id, wallet.CARD.name, int(a["gift_card_id"]))
                      for a, _ in credits}
         cards = batch_get(list(card_keys.values())) if card_keys else {}
         for allocation, credit in credits:
@@ -475,9 +410,10 @@ def refund_payment(payment_id: str, body: RefundCreate, idempotency_key: str | N
                                "refund cannot be credited back to it; nothing was refunded")
             card, version = found
             balance_after = Decimal(card["balance"]) + credit
-            store.tx_credit_card(tx, gift_card_id=gift_card_id, amount=credit, expected_version=version, now=now,
+            store.tx_credit_card(tx, program_id, gift_card_id=gift_card_id, card_id=allocation["card_id"], amount=credit,
+                                 expected_version=version, now=now,
                                  label=f"card:{allocation['card_id']}")
-            ledger.tx_append(tx, gift_card_id=gift_card_id, card_id=card["card_id"], sequence=version + 1,
+            ledger.tx_append(tx, program_id, gift_card_id=gift_card_id, card_id=card["card_id"], sequence=version + 1,
                              activity_type="REFUND", amount=credit, balance_after=balance_after,
                              reference=payment_id, refund_id=refund_id, created_at=now,
                              label=f"activity:{allocation['card_id']}")
@@ -486,18 +422,17 @@ def refund_payment(payment_id: str, body: RefundCreate, idempotency_key: str | N
         refund = {"id": refund_id, "payment_id": payment_id, "sequence": sequence, "amount": amount,
                   "allocations": refund_allocations, "created_at": now, "key_id": caller_key_id}
         status = PaymentStatus.REFUNDED if refunded + amount == captured else PaymentStatus.PARTIALLY_REFUNDED
-        store.tx_record_refund(tx, payment, refund, allocations, status.value)
-        if claim_key:
-            store.tx_claim_idempotency(tx, claim_key, _claim_record("refund", request_hash, now, payment_id=payment_id,
-                                                                    refund_sequence=sequence))
+        store.tx_record_refund(tx, program_id, payment, refund, allocations, status.value)
+        store.tx_claim_idempotency(tx, claim_at, claim_record("refund", hashed, now, payment_id=payment_id,
+                                                              refund_sequence=sequence))
         try:
             tx.commit()
         except TransactionCancelled as cancelled:
             failed = tx.failed_labels(cancelled)
-            if claim_key and "idempotency" in failed:
-                claim = _claimed(claim_key, request_hash)
+            if "idempotency" in failed:
+                claim = claimed(claim_at, hashed)
                 if claim is not None:
-                    return _stored_refund(claim), True
+                    return _stored_refund(program_id, claim), True
             if failed or cancelled.contention:  # another refund or a card changed since it was read
                 continue
             raise
@@ -505,11 +440,11 @@ def refund_payment(payment_id: str, body: RefundCreate, idempotency_key: str | N
         logger.info("payment refunded", extra={"payment_id": payment_id, "refund_id": refund_id,
                                                "amount": str(amount), "status": status.value})
         return Refund.from_record(refund), False
-    raise AssertionError("unreachable: _attempts raises when exhausted")
+    raise AssertionError("unreachable: attempts raises when exhausted")
 
 
-def _stored_refund(claim: dict[str, Any]) -> Refund:
-    found = store.get_refund(claim["payment_id"], int(claim["refund_sequence"]))
+def _stored_refund(program_id: str, claim: dict[str, Any]) -> Refund:
+    found = store.get_refund(program_id, claim["payment_id"], int(claim["refund_sequence"]))
     if found is None:
         raise Conflict(f"A refund is recorded for this {IDEMPOTENCY_HEADER} but cannot be read")
     return Refund.from_record(found)

@@ -22,8 +22,8 @@ class StaleRecord(Exception):
     """The record changed between read and write; the use case is retried from a fresh read."""
 
 
-def load(kind: wallet.Kind, numeric_id: int, noun: str) -> tuple[dict[str, Any], int]:
-    found = wallet.get(kind, numeric_id)
+def load(program_id: str, kind: wallet.Kind, numeric_id: int, noun: str) -> tuple[dict[str, Any], int]:
+    found = wallet.get(program_id, kind, numeric_id)
     if found is None:
         raise NotFound(f"No {noun} with id {numeric_id}")
     return found
@@ -49,14 +49,14 @@ def patch_changes(patch: BaseModel, required: tuple[str, ...]) -> dict[str, Any]
     return changes
 
 
-def checked_patch(kind: wallet.Kind, noun: str, numeric_id: int, patch: BaseModel,
+def checked_patch(program_id: str, kind: wallet.Kind, noun: str, numeric_id: int, patch: BaseModel,
                   required: tuple[str, ...]) -> dict[str, Any]:
     """patch_changes, keeping the answer's precedence: an unknown id is 404 even when the PATCH is also
     invalid (the record is read only in that case)."""
     try:
         return patch_changes(patch, required)
     except ValidationFailed:
-        load(kind, numeric_id, noun)
+        load(program_id, kind, numeric_id, noun)
         raise
 
 
@@ -79,14 +79,14 @@ class InPlace(Generic[T]):
     answer: Callable[[dict[str, Any]], T]
 
 
-def _write(kind: wallet.Kind, noun: str, numeric_id: int, fields: dict[str, Any], in_place: InPlace[T] | None,
+def _write(program_id: str, kind: wallet.Kind, noun: str, numeric_id: int, fields: dict[str, Any], in_place: InPlace[T] | None,
            general: Callable[[tuple[dict[str, Any], int] | None], T]) -> T:
     """Try the one-request update; when the stored record does not allow it, run the general
     read-then-transaction path, starting from the record the failed condition returned."""
     if in_place is not None:
         shortcut = in_place.plan(fields)
         if shortcut is not None:
-            result = wallet.update_in_place(kind, numeric_id, *shortcut)
+            result = wallet.update_in_place(program_id, kind, numeric_id, *shortcut)
             if not isinstance(result, wallet.Changed):
                 return in_place.answer(result)
             if result.current is None:
@@ -95,7 +95,7 @@ def _write(kind: wallet.Kind, noun: str, numeric_id: int, fields: dict[str, Any]
     return general(None)
 
 
-def replace_record(kind: wallet.Kind, noun: str, numeric_id: int, body: BaseModel, save: Save[T],
+def replace_record(program_id: str, kind: wallet.Kind, noun: str, numeric_id: int, body: BaseModel, save: Save[T],
                    in_place: InPlace[T] | None = None) -> T:
     """PUT: one conditional UpdateItem when `in_place` allows it; otherwise read the record and hand
     `save` the whole new body, retried if the record changes meanwhile."""
@@ -105,32 +105,32 @@ def replace_record(kind: wallet.Kind, noun: str, numeric_id: int, body: BaseMode
     def general(first: tuple[dict[str, Any], int] | None) -> T:
         def attempt() -> T:
             nonlocal first
-            current, version = first or load(kind, numeric_id, noun)
+            current, version = first or load(program_id, kind, numeric_id, noun)
             first = None
             return save(numeric_id, current, version, dict(new))
 
         return with_retries(attempt)
 
-    return _write(kind, noun, numeric_id, new, in_place, general)
+    return _write(program_id, kind, noun, numeric_id, new, in_place, general)
 
 
-def update_record(kind: wallet.Kind, noun: str, numeric_id: int, patch: BaseModel, required: tuple[str, ...],
+def update_record(program_id: str, kind: wallet.Kind, noun: str, numeric_id: int, patch: BaseModel, required: tuple[str, ...],
                   save: Save[T], in_place: InPlace[T] | None = None) -> T:
     """PATCH: one conditional UpdateItem of the fields sent when `in_place` allows it; otherwise read the
     record, merge the fields sent and hand the result to `save`, retried likewise."""
     check_body_id(patch, numeric_id)
-    changes = checked_patch(kind, noun, numeric_id, patch, required)
+    changes = checked_patch(program_id, kind, noun, numeric_id, patch, required)
 
     def general(first: tuple[dict[str, Any], int] | None) -> T:
         def attempt() -> T:
             nonlocal first
-            current, version = first or load(kind, numeric_id, noun)
+            current, version = first or load(program_id, kind, numeric_id, noun)
             first = None
             return save(numeric_id, current, version, {**current, **changes})
 
         return with_retries(attempt)
 
-    return _write(kind, noun, numeric_id, changes, in_place, general)
+    return _write(program_id, kind, noun, numeric_id, changes, in_place, general)
 
 
 def with_retries(attempt: Callable[[], T]) -> T:
@@ -152,6 +152,7 @@ def commit(tx: Transaction, failures: Mapping[str, FlexigiftError | type[StaleRe
     'label:'), a lost optimistic lock raises StaleRecord. A cancellation caused only by contention with
     another transaction (no condition failed) is retried a few times with jittered backoff."""
     for attempt in range(ATTEMPTS):
+        tx.retry = attempt
         try:
             tx.commit()
             return

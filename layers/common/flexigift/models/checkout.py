@@ -17,6 +17,7 @@ from flexigift.models.common import (
     MoneyAmount,
     RequestModel,
     ResponseModel,
+    Text,
     distinct_card_ids,
     example,
     money_number,
@@ -176,10 +177,29 @@ class Payment(ResponseModel):
 
 
 class ActivityType(StrEnum):
-    ACTIVATE = "ACTIVATE"   # the card was registered with its opening balance
-    REDEEM = "REDEEM"       # a payment debited the card
-    REFUND = "REFUND"       # a refund credited the card back
-    ADJUST = "ADJUST"       # the balance was changed by PUT or PATCH of the card
+    ACTIVATE = "ACTIVATE"                   # the card was registered with its opening balance
+    REDEEM = "REDEEM"                       # a payment debited the card
+    REFUND = "REFUND"                       # a refund credited the card back
+    LOAD = "LOAD"                           # the issuer loaded value onto the card
+    ADJUST_INCREMENT = "ADJUST_INCREMENT"   # the issuer corrected the balance up
+    ADJUST_DECREMENT = "ADJUST_DECREMENT"   # the issuer corrected the balance down (never below zero)
+
+
+class BalanceActivityType(StrEnum):
+    LOAD = "LOAD"
+    ADJUST_INCREMENT = "ADJUST_INCREMENT"
+    ADJUST_DECREMENT = "ADJUST_DECREMENT"
+
+
+class BalanceActivityCreate(RequestModel):
+    """POST /gift_cards/{id}/activities: the only way to change a card's balance after it is registered,
+    besides payments and refunds. `amount` is positive; the type says which way it moves the balance."""
+
+    model_config = example({"type": "LOAD", "amount": 25, "reason": "Holiday top-up"})
+
+    type: BalanceActivityType
+    amount: PositiveMoney
+    reason: Text
 
 
 class Activity(ResponseModel):
@@ -191,6 +211,8 @@ class Activity(ResponseModel):
     balance_after: MoneyAmount
     reference: Optional[str] = Field(default=None, description="The payment id for REDEEM and REFUND")
     refund_id: Optional[str] = None
+    reason: Optional[str] = Field(default=None, description="Why the issuer loaded or adjusted the balance")
+    key_id: Optional[str] = Field(default=None, description="The API key that made the change")
     created_at: str
 
     @classmethod
@@ -199,4 +221,10 @@ class Activity(ResponseModel):
                    card_id=record["card_id"], type=ActivityType(record["activity_type"]),
                    amount=_money(record["amount"]), balance_after=_money(record["balance_after"]),
                    reference=record.get("reference"), refund_id=record.get("refund_id"),
-                   created_at=record["created_at"])
+                   reason=record.get("reason"), key_id=record.get("key_id"), created_at=record["created_at"])
+
+
+class BalanceActivity(Activity):
+    """The answer of POST /gift_cards/{id}/activities: the ledger entry and the card's balance after it."""
+
+    balance: MoneyAmount = Field(description="The card's balance after this activity")

@@ -100,7 +100,11 @@ class GiftCardCreate(RequestModel):
 
 
 class GiftCardReplace(GiftCardCreate):
+    """PUT: the whole card. `balance` must be the stored one (the ledger alone moves it); `state` left out
+    keeps the current state."""
+
     id: Optional[int] = None
+    state: Optional[SettableCardState] = None  # type: ignore[assignment]
 
 
 class GiftCardPatch(RequestModel):

@@ -46,13 +46,13 @@ def tx_claim_idempotency(tx: Transaction, key: dict[str, str], record: dict[str,
 # --- payments and refunds ------------------------------------------------------------------------
 
 
-def tx_put_payment(tx: Transaction, record: dict[str, Any]) -> None:
-    tx.put("payment", {**keys.payment_key(record["id"]), "type": PAYMENT_TYPE, **record},
+def tx_put_payment(tx: Transaction, program_id: str, record: dict[str, Any]) -> None:
+    tx.put("payment", {**keys.payment_key(program_id, record["id"]), "type": PAYMENT_TYPE, **record},
            condition="attribute_not_exists(PK)")
 
 
-def get_payment(payment_id: str) -> dict[str, Any] | None:
-    return payment_record(get_item(keys.payment_key(payment_id)))
+def get_payment(program_id: str, payment_id: str) -> dict[str, Any] | None:
+    return payment_record(get_item(keys.payment_key(program_id, payment_id)))
 
 
 def payment_record(item: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -60,9 +60,10 @@ def payment_record(item: dict[str, Any] | None) -> dict[str, Any] | None:
     return _record(item) if item and item.get("type") == PAYMENT_TYPE else None
 
 
-def get_payment_with_refunds(payment_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
+def get_payment_with_refunds(program_id: str,
+                             payment_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
     """A payment and its refunds (oldest first), read consistently with one Query of its partition."""
-    partition = keys.payment_key(payment_id)["PK"]
+    partition = keys.payment_key(program_id, payment_id)["PK"]
     payment, refunds, start = None, [], None
     while True:
         items, start = query_page(Query(index=None, pk_name="PK", pk_value=partition, limit=100,
@@ -80,12 +81,12 @@ def get_payment_with_refunds(payment_id: str) -> tuple[dict[str, Any], list[dict
     return payment, refunds
 
 
-def get_refund(payment_id: str, sequence: int) -> dict[str, Any] | None:
-    item = get_item(keys.refund_key(payment_id, sequence))
+def get_refund(program_id: str, payment_id: str, sequence: int) -> dict[str, Any] | None:
+    item = get_item(keys.refund_key(program_id, payment_id, sequence))
     return _record(item) if item else None
 
 
-def tx_record_refund(tx: Transaction, payment: dict[str, Any], refund: dict[str, Any],
+def tx_record_refund(tx: Transaction, program_id: str, payment: dict[str, Any], refund: dict[str, Any],
                      allocations: list[dict[str, Any]], status: str) -> None:
     """Add a refund to its payment: the payment's totals move under a condition on what was read
     (refund_count) and on the rule itself (refunded_amount <= amount - this refund), and the refund
@@ -93,7 +94,7 @@ def tx_record_refund(tx: Transaction, payment: dict[str, Any], refund: dict[str,
     count = int(payment.get("refund_count", 0))
     amount = Decimal(refund["amount"])
     tx.update(
-        "payment", keys.payment_key(payment["id"]),
+        "payment", keys.payment_key(program_id, payment["id"]),
         "SET #ref = #ref + :amount, #cnt = :next, #alloc = :alloc, #st = :status, #upd = :now",
         condition="#cnt = :count AND #ref <= :limit",
         names={"#ref": "refunded_amount", "#cnt": "refund_count", "#alloc": "allocations", "#st": "status",
@@ -101,35 +102,54 @@ def tx_record_refund(tx: Transaction, payment: dict[str, Any], refund: dict[str,
         vals={"amount": amount, "next": count + 1, "count": count, "limit": Decimal(payment["amount"]) - amount,
               "alloc": allocations, "status": status, "now": refund["created_at"]},
     )
-    tx.put("refund", {**keys.refund_key(payment["id"], int(refund["sequence"])), "type": REFUND_TYPE, **refund},
+    tx.put("refund", {**keys.refund_key(program_id, payment["id"], int(refund["sequence"])), "type": REFUND_TYPE,
+                      **refund},
            condition="attribute_not_exists(PK)")
 
 
 # --- card balance moves --------------------------------------------------------------------------
 
 
-def tx_debit_card(tx: Transaction, *, gift_card_id: int, amount: Decimal, expected_version: int, user_id: str,
-                  today: str, now: str, label: str) -> None:
-    """Take `amount` off a card, only if every rule of spending still holds when DynamoDB writes it."""
+def tx_debit_card(tx: Transaction, program_id: str, *, gift_card_id: int, amount: Decimal, expected_version: int,
+                  user_id: str, today: str, now: str, label: str) -> None:
+    """Take `amount` off a card for a payment, only if every rule of spending still holds when DynamoDB
+    writes it. The card's `refundable` (what its payments may still credit back) grows by the amount, and
+    `money_moved` fixes its identity from now on (gift_cards: card_id, issuer and owner stay)."""
     tx.update(
-        label, keys.entity_key("CARD", gift_card_id),
-        "SET #bal = #bal - :amount, #v = #v + :one, #upd = :now",
+        label, keys.entity_key(program_id, "CARD", gift_card_id),
+        "SET #bal = #bal - :amount, #v = #v + :one, #upd = :now, #mm = :yes ADD #rf :amount",
         condition=("#v = :version AND #bal >= :amount AND #st = :active AND #exp >= :today "
                    "AND #linked = :yes AND #uid = :uid"),
         names={"#bal": "balance", "#v": "version", "#upd": "updated_at", "#st": "state", "#exp": "expiry_date",
-               "#linked": "linked", "#uid": "user_id"},
+               "#linked": "linked", "#uid": "user_id", "#mm": "money_moved", "#rf": "refundable"},
         vals={"amount": amount, "one": 1, "now": now, "version": expected_version, "active": "ACTIVE",
               "today": today, "yes": True, "uid": user_id},
     )
 
 
-def tx_credit_card(tx: Transaction, *, gift_card_id: int, amount: Decimal, expected_version: int, now: str,
-                   label: str) -> None:
-    """Give `amount` back to a card (refund): allowed whatever its state or expiry."""
+def tx_credit_card(tx: Transaction, program_id: str, *, gift_card_id: int, card_id: str, amount: Decimal,
+                   expected_version: int, now: str, label: str) -> None:
+    """Give `amount` of a payment back to the card it debited (a refund): allowed whatever the card's state or
+    expiry (the money is the holder's), only to the same card_id, and never more than its payments may
+    still credit back."""
     tx.update(
-        label, keys.entity_key("CARD", gift_card_id),
-        "SET #bal = #bal + :amount, #v = #v + :one, #upd = :now",
-        condition="attribute_exists(PK) AND #v = :version",
-        names={"#bal": "balance", "#v": "version", "#upd": "updated_at"},
-        vals={"amount": amount, "one": 1, "now": now, "version": expected_version},
+        label, keys.entity_key(program_id, "CARD", gift_card_id),
+        "SET #bal = #bal + :amount, #v = #v + :one, #upd = :now ADD #rf :minus",
+        condition="attribute_exists(PK) AND #v = :version AND #cid = :cid AND #rf >= :amount",
+        names={"#bal": "balance", "#v": "version", "#upd": "updated_at", "#cid": "card_id", "#rf": "refundable"},
+        vals={"amount": amount, "minus": -amount, "one": 1, "now": now, "version": expected_version, "cid": card_id},
+    )
+
+
+def tx_move_balance(tx: Transaction, program_id: str, *, gift_card_id: int, card_id: str, delta: Decimal,
+                    expected_version: int, now: str, label: str) -> None:
+    """A balance activity of the card's issuer (LOAD, ADJUST_INCREMENT: delta > 0; ADJUST_DECREMENT: delta < 0):
+    the balance moves by `delta` and never below zero, whatever the card's state, on the card as read."""
+    tx.update(
+        label, keys.entity_key(program_id, "CARD", gift_card_id),
+        "SET #bal = #bal + :delta, #v = #v + :one, #upd = :now, #mm = :yes",
+        condition="attribute_exists(PK) AND #v = :version AND #cid = :cid AND #bal >= :floor",
+        names={"#bal": "balance", "#v": "version", "#upd": "updated_at", "#cid": "card_id", "#mm": "money_moved"},
+        vals={"delta": delta, "one": 1, "now": now, "version": expected_version, "cid": card_id, "yes": True,
+              "floor": max(-delta, Decimal("0"))},
     )

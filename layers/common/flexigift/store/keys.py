@@ -1,5 +1,13 @@
 """Every key format of the single table, in one place. docs/access-patterns.md lists their uses.
 
+Tenancy is in the keys. Every record of a program (a tenant: users, gift cards, products, ledgers, payments,
+refunds, Idempotency-Keys, reward orders, their outbox records, API keys' listing) has a partition key that
+begins with `P#<program_id>#`, and so has every index partition that lists or finds them: a key function
+below cannot be called without the program, so no read or write can reach another program's items. Only
+platform items are global: API keys by hash (the authorizer finds the program from them), programs, and the
+supplier's rewards catalog. A program_id never contains '#' (models.common.Identifier), so no program's
+prefix is the prefix of another's.
+
 Base table: PK / SK. Indexes (all project ALL attributes):
   GSI1  by type, ordered by numeric id     (list a collection)
   GSI2  by natural key                     (users?user_id=, gift_cards?card_id=, products?product_id=)
@@ -13,37 +21,52 @@ INDEXES = ("GSI1", "GSI2", "GSI3", "GSI4")
 TTL_ATTRIBUTE = "expires_at"
 
 
+def tenant(program_id: str) -> str:
+    """The prefix of every partition key of one program."""
+    if not program_id or "#" in program_id:
+        raise ValueError("a program_id is required and cannot contain '#'")
+    return f"P#{program_id}#"
+
+
 def pad_id(numeric_id: int) -> str:
     """Zero-padded so that string order is numeric order."""
     return f"{numeric_id:012d}"
 
 
-def entity_key(kind: str, numeric_id: int) -> dict[str, str]:
-    return {"PK": f"{kind}#{numeric_id}", "SK": kind}
+def entity_key(program_id: str, kind: str, numeric_id: int) -> dict[str, str]:
+    return {"PK": f"{tenant(program_id)}{kind}#{numeric_id}", "SK": kind}
 
 
-def unique_key(kind: str, natural_id: str) -> dict[str, str]:
-    """Guard item that makes a natural identifier (user_id, card_id, product_id) unique."""
-    return {"PK": f"UNIQUE#{kind}#{natural_id}", "SK": "UNIQUE"}
+def unique_key(program_id: str, kind: str, natural_id: str) -> dict[str, str]:
+    """Guard item that makes a natural identifier (user_id, card_id, product_id) unique in its program."""
+    return {"PK": f"{tenant(program_id)}UNIQUE#{kind}#{natural_id}", "SK": "UNIQUE"}
 
 
-def counter_key(kind: str) -> dict[str, str]:
-    return {"PK": f"COUNTER#{kind}", "SK": "COUNTER"}
+def counter_key(program_id: str, kind: str) -> dict[str, str]:
+    return {"PK": f"{tenant(program_id)}COUNTER#{kind}", "SK": "COUNTER"}
 
 
-def index_partition(kind: str, attribute: str | None, value: str | None) -> str:
-    """Partition value of a GSI: `USER` for the type listing, `USER#amazon_id#amz3456` for a lookup."""
+def index_partition(program_id: str, kind: str, attribute: str | None, value: str | None) -> str:
+    """Partition value of a GSI: `P#default#USER` for the type listing, `P#default#USER#amazon_id#amz3456`
+    for a lookup."""
     if attribute is None:
-        return kind
-    return f"{kind}#{attribute}#{value}"
+        return f"{tenant(program_id)}{kind}"
+    return f"{tenant(program_id)}{kind}#{attribute}#{value}"
 
 
 def api_key_key(key_hash: str) -> dict[str, str]:
+    """Global: the authorizer knows only the secret's hash, and learns the program from this item."""
     return {"PK": f"APIKEY#{key_hash}", "SK": "APIKEY"}
 
 
-def api_key_pointer_key(key_id: str) -> dict[str, str]:
-    return {"PK": f"APIKEYID#{key_id}", "SK": "APIKEYID"}
+def api_key_pointer_key(program_id: str, key_id: str) -> dict[str, str]:
+    """key_id -> hash, in the key's program: an admin can revoke only its own program's keys."""
+    return {"PK": f"{tenant(program_id)}APIKEYID#{key_id}", "SK": "APIKEYID"}
+
+
+def api_keys_partition(program_id: str) -> str:
+    """GSI1PK of a program's API keys (listing)."""
+    return f"{tenant(program_id)}APIKEY"
 
 
 # --- checkout: ledger, payments, refunds, idempotency ----------------------------------------------
@@ -53,24 +76,26 @@ ACTIVITY_PREFIX = "ACTIVITY#"
 REFUND_PREFIX = "REFUND#"
 
 
-def activity_key(card_numeric_id: int, sequence: int) -> dict[str, str]:
+def activity_key(program_id: str, card_numeric_id: int, sequence: int) -> dict[str, str]:
     """A ledger entry of a card. It lives in the card's partition, so one Query reads the ledger in order;
     `sequence` is the card's version after the change, so entries sort as the balance changed."""
-    return {"PK": f"CARD#{card_numeric_id}", "SK": f"{ACTIVITY_PREFIX}{pad_id(sequence)}"}
+    return {"PK": entity_key(program_id, "CARD", card_numeric_id)["PK"], "SK": f"{ACTIVITY_PREFIX}{pad_id(sequence)}"}
 
 
-def payment_key(payment_id: str) -> dict[str, str]:
-    return {"PK": f"PAYMENT#{payment_id}", "SK": "PAYMENT"}
+def payment_key(program_id: str, payment_id: str) -> dict[str, str]:
+    return {"PK": f"{tenant(program_id)}PAYMENT#{payment_id}", "SK": "PAYMENT"}
 
 
-def refund_key(payment_id: str, sequence: int) -> dict[str, str]:
+def refund_key(program_id: str, payment_id: str, sequence: int) -> dict[str, str]:
     """A refund of a payment, in the payment's partition: one Query reads a payment with its refunds."""
-    return {"PK": f"PAYMENT#{payment_id}", "SK": f"{REFUND_PREFIX}{pad_id(sequence)}"}
+    return {"PK": payment_key(program_id, payment_id)["PK"], "SK": f"{REFUND_PREFIX}{pad_id(sequence)}"}
 
 
-def idempotency_key(caller_key_id: str, operation: str, key: str) -> dict[str, str]:
-    """An Idempotency-Key as one caller (API key) used it for one operation."""
-    return {"PK": f"IDEMPOTENCY#{caller_key_id}#{operation}#{key}", "SK": "IDEMPOTENCY"}
+def idempotency_key(program_id: str, operation: str, key: str) -> dict[str, str]:
+    """An Idempotency-Key as its program used it for one operation: unique per program and operation, so
+    two keys of one program (a retry from another instance of the same app) share it, and its partition is
+    the key itself (no partition shared by every request)."""
+    return {"PK": f"{tenant(program_id)}IDEMPOTENCY#{operation}#{key}", "SK": "IDEMPOTENCY"}
 
 
 # --- rewards: catalog, programs, orders, resend limits ------------------------------------------------
@@ -79,7 +104,7 @@ def idempotency_key(caller_key_id: str, operation: str, key: str) -> dict[str, s
 REWARD_TYPE = "REWARD"              # GSI1PK of every catalog item (the refresh reads them all, no Scan)
 REWARD_ORDER_TYPE = "REWARD_ORDER"
 RESEND_PREFIX = "RESENDS#"
-REWARD_ORDER_IDEMPOTENCY_PARTITION = "IDEMPOTENCY#rewards_order"  # Powertools idempotency records (SK: hash)
+REWARD_ORDER_OPERATION = "reward_order"  # the operation of its Idempotency-Keys (idempotency_key)
 
 
 def reward_key(rewards_id: int) -> dict[str, str]:
@@ -96,19 +121,37 @@ def program_key(program_id: str) -> dict[str, str]:
     return {"PK": f"PROGRAM#{program_id}", "SK": "PROGRAM"}
 
 
-def reward_order_key(order_id: str) -> dict[str, str]:
-    return {"PK": f"{REWARD_ORDER_TYPE}#{order_id}", "SK": REWARD_ORDER_TYPE}
+def reward_order_key(program_id: str, order_id: str) -> dict[str, str]:
+    return {"PK": f"{tenant(program_id)}{REWARD_ORDER_TYPE}#{order_id}", "SK": REWARD_ORDER_TYPE}
 
 
 def reward_orders_partition(program_id: str) -> str:
     """GSI1PK of an order: the orders of one program, sorted by GSI1SK = <created_at>#<order_id>."""
-    return f"{REWARD_ORDER_TYPE}#program#{program_id}"
+    return f"{tenant(program_id)}{REWARD_ORDER_TYPE}"
 
 
 def reward_order_sort(created_at: str, order_id: str) -> str:
     return f"{created_at}#{order_id}"
 
 
-def resend_window_key(order_id: str, window: str) -> dict[str, str]:
+def resend_window_key(program_id: str, order_id: str, window: str) -> dict[str, str]:
     """Counts the resends of one order in one clock hour (`2026-11-22T14`); expires with TTL."""
-    return {"PK": f"{REWARD_ORDER_TYPE}#{order_id}", "SK": f"{RESEND_PREFIX}{window}"}
+    return {"PK": reward_order_key(program_id, order_id)["PK"], "SK": f"{RESEND_PREFIX}{window}"}
+
+
+def reward_email_outbox_key(program_id: str, order_id: str, delivery_round: int) -> dict[str, str]:
+    """The outbox record of one delivery round of an email order: one per round (its id is made of the order
+    and the round), so a round can never be queued twice from the outbox."""
+    return outbox_key(program_id, f"reward_email#{order_id}#{delivery_round}")
+
+
+# --- the transactional outbox ----------------------------------------------------------------------
+
+OUTBOX_TYPE = "OUTBOX"
+
+
+def outbox_key(program_id: str, message_id: str) -> dict[str, str]:
+    """A record of something to do after a commit (an email to send, later an event to publish), written in
+    the same transaction as the change that calls for it. The table's stream carries its INSERT to the
+    relay (an event source mapping filtered on type = OUTBOX); it expires by TTL once relayed."""
+    return {"PK": f"{tenant(program_id)}{OUTBOX_TYPE}#{message_id}", "SK": OUTBOX_TYPE}

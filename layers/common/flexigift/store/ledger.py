@@ -20,12 +20,13 @@ from flexigift.store.wallet import decode_cursor, encode_cursor
 ITEM_TYPE = "ACTIVITY"
 
 
-def tx_append(tx: Transaction, *, gift_card_id: int, card_id: str, sequence: int, activity_type: str,
+def tx_append(tx: Transaction, program_id: str, *, gift_card_id: int, card_id: str, sequence: int, activity_type: str,
               amount: Decimal, balance_after: Decimal, created_at: str, reference: str | None = None,
-              refund_id: str | None = None, label: str = "activity") -> None:
+              refund_id: str | None = None, reason: str | None = None, key_id: str | None = None,
+              label: str = "activity") -> None:
     """Add a ledger entry to a transaction. `amount` is signed: what the balance changed by."""
     item = {
-        **keys.activity_key(gift_card_id, sequence),
+        **keys.activity_key(program_id, gift_card_id, sequence),
         "type": ITEM_TYPE,
         "gift_card_id": gift_card_id,
         "card_id": card_id,
@@ -35,6 +36,8 @@ def tx_append(tx: Transaction, *, gift_card_id: int, card_id: str, sequence: int
         "balance_after": balance_after,
         "reference": reference,
         "refund_id": refund_id,
+        "reason": reason,
+        "key_id": key_id,
         "created_at": created_at,
     }
     tx.put(label, item, condition="attribute_not_exists(PK)")
@@ -44,10 +47,10 @@ def _record(item: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in item.items() if k not in ("PK", "SK", "type")}
 
 
-def list_page(gift_card_id: int, activity_type: str | None, limit: int,
+def list_page(program_id: str, gift_card_id: int, activity_type: str | None, limit: int,
               cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
     """One page of a card's ledger, oldest first; optionally only one type of activity."""
-    partition = keys.activity_key(gift_card_id, 0)["PK"]
+    partition = keys.activity_key(program_id, gift_card_id, 0)["PK"]
     start = decode_cursor(cursor, {"PK", "SK"}, ("PK", partition)) if cursor else None
     if start is not None and not start["SK"].startswith(keys.ACTIVITY_PREFIX):
         raise InvalidCursor("cursor does not belong to this listing; use the Link header of the previous page")
@@ -57,20 +60,21 @@ def list_page(gift_card_id: int, activity_type: str | None, limit: int,
     return [_record(i) for i in items], (encode_cursor(last) if last else None)
 
 
-def page_with_card(gift_card_id: int, activity_type: str | None, limit: int,
-                   cursor: str | None) -> tuple[bool | None, list[dict[str, Any]], str | None]:
-    """One page of a card's ledger and, in the same strongly consistent Query, whether the card exists.
+def page_with_card(program_id: str, gift_card_id: int, activity_type: str | None, limit: int,
+                   cursor: str | None) -> tuple[dict[str, Any] | bool | None, list[dict[str, Any]], str | None]:
+    """One page of a card's ledger and, in the same strongly consistent Query, the card (False: no such card).
 
     The card item (SK `CARD`) sorts after every entry (`ACTIVITY#...`) of its partition, so a Query of
     `SK BETWEEN ACTIVITY# AND CARD` with one item more than the page ends with the card whenever the rest
     of the ledger fits in the page. Returns (exists, entries, next cursor); exists is None when the page
     ended before reaching the card (a longer ledger), and the caller must ask. The ledger outlives a
-    deleted card, so entries alone do not prove the card exists."""
-    partition = keys.activity_key(gift_card_id, 0)["PK"]
+    deleted card, so entries alone do not prove the card exists. The card comes back as its record (for
+    the caller's issuer check), False when the card is known not to exist."""
+    partition = keys.activity_key(program_id, gift_card_id, 0)["PK"]
     start = decode_cursor(cursor, {"PK", "SK"}, ("PK", partition)) if cursor else None
     if start is not None and not start["SK"].startswith(keys.ACTIVITY_PREFIX):
         raise InvalidCursor("cursor does not belong to this listing; use the Link header of the previous page")
-    card_sk = keys.entity_key("CARD", gift_card_id)["SK"]
+    card_sk = keys.entity_key(program_id, "CARD", gift_card_id)["SK"]
     names = {"#pk": "PK", "#sk": "SK"}
     vals: dict[str, Any] = {"pk": partition, "first": keys.ACTIVITY_PREFIX, "card": card_sk}
     kwargs: dict[str, Any] = {
@@ -93,13 +97,17 @@ def page_with_card(gift_card_id: int, activity_type: str | None, limit: int,
         next_key: dict[str, Any] | None = {"PK": entries[-1]["PK"], "SK": entries[-1]["SK"]}
     else:
         next_key = from_attr(last) if last and card is None else None
-    exists = (card is not None and card.get("type") == "CARD") if card is not None or next_key is None else None
-    return exists, [_record(i) for i in entries], (encode_cursor(next_key) if next_key else None)
+    found: dict[str, Any] | bool | None = None
+    if card is not None and card.get("type") == "CARD":
+        found = _record(card)
+    elif card is not None or next_key is None:
+        found = False
+    return found, [_record(i) for i in entries], (encode_cursor(next_key) if next_key else None)
 
 
-def all_entries(gift_card_id: int) -> list[dict[str, Any]]:
+def all_entries(program_id: str, gift_card_id: int) -> list[dict[str, Any]]:
     """The whole ledger of a card, read consistently (reconciliation and tests)."""
-    partition = keys.activity_key(gift_card_id, 0)["PK"]
+    partition = keys.activity_key(program_id, gift_card_id, 0)["PK"]
     entries: list[dict[str, Any]] = []
     start = None
     while True:

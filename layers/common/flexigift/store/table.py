@@ -5,6 +5,8 @@ Items cross this module as plain dicts whose numbers are Decimal, never float.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import random
 import time
 from dataclasses import dataclass, field
@@ -194,6 +196,7 @@ class Transaction:
     def __init__(self) -> None:
         self.items: list[dict[str, Any]] = []
         self.labels: list[str] = []
+        self.retry = 0
 
     def _add(self, label: str, op: str, body: dict[str, Any]) -> int:
         body["TableName"] = table_name()
@@ -228,14 +231,24 @@ class Transaction:
     def failed_labels(self, cancelled: TransactionCancelled) -> list[str]:
         return [self.labels[i] for i in range(len(self.labels)) if cancelled.failed(i)]
 
-    def commit(self, token: str | None = None) -> None:
-        kwargs: dict[str, Any] = {"TransactItems": self.items}
-        if token:
-            kwargs["ClientRequestToken"] = token
+    def client_request_token(self) -> str:
+        """The ClientRequestToken of this transaction, derived from what it writes (keys, values, conditions),
+        which the request determines. An SDK retry after a lost answer sends the same items and so the same
+        token, and DynamoDB applies it at most once (for 10 minutes); a transaction that differs in anything
+        (another request, a re-plan after a lost race, a later timestamp) gets another token, so a token is
+        never refused for a mismatched body. `retry` counts our own re-sends of the same items after a
+        cancellation by contention, which must be tried anew, not answered from the cancelled attempt."""
+        canonical = json.dumps([self.retry, self.items], sort_keys=True, separators=(",", ":"), default=str)
+        return hashlib.sha256(canonical.encode()).hexdigest()[:36]
+
+    def commit(self) -> None:
+        kwargs: dict[str, Any] = {"TransactItems": self.items, "ClientRequestToken": self.client_request_token()}
         try:
             dynamodb().transact_write_items(**kwargs)
         except ClientError as exc:
             error = exc.response.get("Error", {})
+            if error.get("Code") == "TransactionInProgressException":  # the same items are being applied
+                raise TransactionCancelled(["TransactionConflict"]) from exc
             if error.get("Code") == "TransactionCanceledException":
                 reasons = [r.get("Code", "None") for r in exc.response.get("CancellationReasons", [])]
                 if not reasons:  # some backends only put the reasons in the message

@@ -1,7 +1,11 @@
 """Storage of the wallet registry: users, gift cards, products.
 
-Each record lives at PK=<KIND>#<id>, SK=<KIND>. Its natural identifier (user_id, card_id, product_id) is
-made unique by a guard item UNIQUE#<KIND>#<natural id> written in the same transaction. The user's guard
+Every function takes the caller's program first: each key is built from it (store.keys), so nothing here
+can read or write another program's records.
+
+Each record lives at PK=P#<program>#<KIND>#<id>, SK=<KIND>. Its natural identifier (user_id, card_id,
+product_id) is made unique in its program by a guard item P#<program>#UNIQUE#<KIND>#<natural id> written
+in the same transaction. The user's guard
 item also counts the gift cards registered to that user_id, so a user with cards cannot vanish under
 them. Functions named tx_* add items to a Transaction; the caller commits it and reads the labels of
 the items whose condition failed.
@@ -43,9 +47,9 @@ class Kind:
     lookups: dict[str, str]         # filterable attribute -> index holding it
     normalise: dict[str, Callable[[str], str]]
 
-    def index_value(self, attribute: str, value: str) -> str:
+    def index_value(self, program_id: str, attribute: str, value: str) -> str:
         fold = self.normalise.get(attribute)
-        return keys.index_partition(self.name, attribute, fold(value) if fold else value)
+        return keys.index_partition(program_id, self.name, attribute, fold(value) if fold else value)
 
 
 USER = Kind("USER", "user_id", {"user_id": "GSI2", "amazon_id": "GSI3", "email": "GSI4"},
@@ -62,22 +66,22 @@ def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def next_id(kind: Kind) -> int:
-    return next_counter(keys.counter_key(kind.name))
+def next_id(program_id: str, kind: Kind) -> int:
+    return next_counter(keys.counter_key(program_id, kind.name))
 
 
-def to_item(kind: Kind, record: dict[str, Any]) -> dict[str, Any]:
+def to_item(program_id: str, kind: Kind, record: dict[str, Any]) -> dict[str, Any]:
     """The stored item for a record: the record's fields plus keys and index attributes."""
     numeric_id = int(record["id"])
     item = dict(record)
-    item.update(keys.entity_key(kind.name, numeric_id))
+    item.update(keys.entity_key(program_id, kind.name, numeric_id))
     item["type"] = kind.name
     sort = keys.pad_id(numeric_id)
-    item["GSI1PK"], item["GSI1SK"] = keys.index_partition(kind.name, None, None), sort
+    item["GSI1PK"], item["GSI1SK"] = keys.index_partition(program_id, kind.name, None, None), sort
     for attribute, index in kind.lookups.items():
         value = record.get(attribute)
         if value is not None:
-            item[f"{index}PK"], item[f"{index}SK"] = kind.index_value(attribute, str(value)), sort
+            item[f"{index}PK"], item[f"{index}SK"] = kind.index_value(program_id, attribute, str(value)), sort
     return item
 
 
@@ -87,35 +91,35 @@ def to_record(item: dict[str, Any]) -> dict[str, Any]:
     return record
 
 
-def get(kind: Kind, numeric_id: int) -> tuple[dict[str, Any], int] | None:
+def get(program_id: str, kind: Kind, numeric_id: int) -> tuple[dict[str, Any], int] | None:
     """A record and its version, read consistently."""
-    item = get_item(keys.entity_key(kind.name, numeric_id))
+    item = get_item(keys.entity_key(program_id, kind.name, numeric_id))
     if item is None or item.get("type") != kind.name:
         return None
     return to_record(item), int(item.get("version", 0))
 
 
-def get_unique(kind: Kind, natural_id: str) -> dict[str, Any] | None:
+def get_unique(program_id: str, kind: Kind, natural_id: str) -> dict[str, Any] | None:
     """The guard item of a natural identifier: {'ref_id': numeric id, 'card_count': ...} or None."""
-    return get_item(keys.unique_key(kind.name, natural_id))
+    return get_item(keys.unique_key(program_id, kind.name, natural_id))
 
 
-def get_by_natural(kind: Kind, natural_id: str) -> tuple[dict[str, Any], int] | None:
-    guard = get_unique(kind, natural_id)
+def get_by_natural(program_id: str, kind: Kind, natural_id: str) -> tuple[dict[str, Any], int] | None:
+    guard = get_unique(program_id, kind, natural_id)
     if guard is None:
         return None
-    return get(kind, int(guard["ref_id"]))
+    return get(program_id, kind, int(guard["ref_id"]))
 
 
-def guards(kind: Kind, natural_ids: list[str]) -> dict[str, dict[str, Any]]:
+def guards(program_id: str, kind: Kind, natural_ids: list[str]) -> dict[str, dict[str, Any]]:
     """The guard items of several natural identifiers in one BatchGetItem: natural id -> guard (absent if
     none is registered)."""
     if not natural_ids:
         return {}
-    found = batch_get([keys.unique_key(kind.name, n) for n in natural_ids])
+    found = batch_get([keys.unique_key(program_id, kind.name, n) for n in natural_ids])
     result = {}
     for natural_id in natural_ids:
-        guard = found_in(found, keys.unique_key(kind.name, natural_id))
+        guard = found_in(found, keys.unique_key(program_id, kind.name, natural_id))
         if guard is not None:
             result[natural_id] = guard
     return result
@@ -136,7 +140,7 @@ class Changed:
     current: tuple[dict[str, Any], int] | None
 
 
-def update_in_place(kind: Kind, numeric_id: int, changes: dict[str, Any],
+def update_in_place(program_id: str, kind: Kind, numeric_id: int, changes: dict[str, Any],
                     unchanged: dict[str, Any]) -> dict[str, Any] | Changed:
     """Change some fields of a record with one conditional UpdateItem, when no other item has to change
     with it: `unchanged` holds what the stored record must still hold for that to be true (its natural
@@ -151,14 +155,14 @@ def update_in_place(kind: Kind, numeric_id: int, changes: dict[str, Any],
         assignments.append(f"#s{i} = :s{i}")
         index = kind.lookups.get(attribute)
         if index is not None:  # a lookup attribute moves its index key with it (the sort key is the id)
-            names[f"#i{i}"], vals[f"i{i}"] = f"{index}PK", kind.index_value(attribute, str(value))
+            names[f"#i{i}"], vals[f"i{i}"] = f"{index}PK", kind.index_value(program_id, attribute, str(value))
             assignments.append(f"#i{i} = :i{i}")
     conditions = ["attribute_exists(PK)", "#t = :kind"]
     for i, (attribute, value) in enumerate(sorted(unchanged.items())):
         names[f"#c{i}"], vals[f"c{i}"] = attribute, value
         conditions.append(f"#c{i} = :c{i}")
     try:
-        item = update_item(keys.entity_key(kind.name, numeric_id), "SET " + ", ".join(assignments),
+        item = update_item(keys.entity_key(program_id, kind.name, numeric_id), "SET " + ", ".join(assignments),
                            " AND ".join(conditions), names=names, vals=vals)
     except ConditionFailed as failed:
         return Changed(record_of(kind, failed.item))
@@ -186,7 +190,7 @@ def decode_cursor(cursor: str, expected_keys: set[str], partition: tuple[str, st
     return data
 
 
-def list_page(kind: Kind, filters: dict[str, str], limit: int,
+def list_page(program_id: str, kind: Kind, filters: dict[str, str], limit: int,
               cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
     """One page of records, by the most selective index the filters allow; other filters are applied
     by DynamoDB as a filter expression on that index's partition."""
@@ -196,14 +200,14 @@ def list_page(kind: Kind, filters: dict[str, str], limit: int,
             index, attribute = candidate_index, candidate
             break
     pk_name = f"{index}PK"
-    pk_value = (kind.index_value(attribute, filters[attribute]) if attribute
-                else keys.index_partition(kind.name, None, None))
+    pk_value = (kind.index_value(program_id, attribute, filters[attribute]) if attribute
+                else keys.index_partition(program_id, kind.name, None, None))
     residual = {}
     for name, value in filters.items():
         if name == attribute:
             continue
         other_index = kind.lookups[name]
-        residual[f"{other_index}PK"] = kind.index_value(name, value)
+        residual[f"{other_index}PK"] = kind.index_value(program_id, name, value)
     start = None
     if cursor:
         start = decode_cursor(cursor, {"PK", "SK", pk_name, f"{index}SK"}, (pk_name, pk_value))
@@ -215,77 +219,82 @@ def list_page(kind: Kind, filters: dict[str, str], limit: int,
 # --- transaction parts ---------------------------------------------------------------------------
 
 
-def tx_insert(tx: Transaction, kind: Kind, record: dict[str, Any], guard_extra: dict[str, Any] | None = None) -> None:
+def tx_insert(tx: Transaction, program_id: str, kind: Kind, record: dict[str, Any],
+              guard_extra: dict[str, Any] | None = None) -> None:
     """Put a new record (version 1) and claim its natural identifier. Labels: 'record', 'unique'."""
-    item = to_item(kind, record)
+    item = to_item(program_id, kind, record)
     item["version"] = 1
     tx.put("record", item, condition="attribute_not_exists(PK)")
-    tx_claim_unique(tx, kind, record[kind.natural], int(record["id"]), guard_extra)
+    tx_claim_unique(tx, program_id, kind, record[kind.natural], int(record["id"]), guard_extra)
 
 
-def tx_claim_unique(tx: Transaction, kind: Kind, natural_id: str, numeric_id: int,
+def tx_claim_unique(tx: Transaction, program_id: str, kind: Kind, natural_id: str, numeric_id: int,
                     extra: dict[str, Any] | None = None) -> None:
-    guard = {**keys.unique_key(kind.name, natural_id), "type": f"UNIQUE#{kind.name}", "ref_id": numeric_id,
-             **(extra or {})}
+    guard = {**keys.unique_key(program_id, kind.name, natural_id), "type": f"UNIQUE#{kind.name}",
+             "ref_id": numeric_id, **(extra or {})}
     tx.put("unique", guard, condition="attribute_not_exists(PK)")
 
 
-def tx_release_unique(tx: Transaction, kind: Kind, natural_id: str, numeric_id: int, require_no_cards: bool = False) -> None:
+def tx_release_unique(tx: Transaction, program_id: str, kind: Kind, natural_id: str, numeric_id: int,
+                      require_no_cards: bool = False) -> None:
     """Delete a guard item that still points at this record (and, for a user, counts no cards)."""
     condition = "ref_id = :ref"
     if require_no_cards:
         condition += " AND (attribute_not_exists(card_count) OR card_count = :zero)"
-        tx.delete("release_unique", keys.unique_key(kind.name, natural_id), condition=condition,
+        tx.delete("release_unique", keys.unique_key(program_id, kind.name, natural_id), condition=condition,
                   vals={"ref": numeric_id, "zero": 0})
     else:
-        tx.delete("release_unique", keys.unique_key(kind.name, natural_id), condition=condition,
+        tx.delete("release_unique", keys.unique_key(program_id, kind.name, natural_id), condition=condition,
                   vals={"ref": numeric_id})
 
 
-def tx_replace(tx: Transaction, kind: Kind, record: dict[str, Any], expected_version: int,
+def tx_replace(tx: Transaction, program_id: str, kind: Kind, record: dict[str, Any], expected_version: int,
                label: str = "record") -> None:
     """Overwrite a record if nobody changed it since it was read (optimistic lock)."""
-    item = to_item(kind, record)
+    item = to_item(program_id, kind, record)
     item["version"] = expected_version + 1
     tx.put(label, item, condition="#v = :expected", names={"#v": "version"},
            vals={"expected": expected_version})
 
 
-def tx_delete(tx: Transaction, kind: Kind, numeric_id: int, expected_version: int) -> None:
-    tx.delete("record", keys.entity_key(kind.name, numeric_id), condition="#v = :expected",
+def tx_delete(tx: Transaction, program_id: str, kind: Kind, numeric_id: int, expected_version: int) -> None:
+    tx.delete("record", keys.entity_key(program_id, kind.name, numeric_id), condition="#v = :expected",
               names={"#v": "version"}, vals={"expected": expected_version})
 
 
-def tx_count_cards(tx: Transaction, user_id: str, delta: int, label: str, unlink_card_id: str | None = None) -> None:
+def tx_count_cards(tx: Transaction, program_id: str, user_id: str, delta: int, label: str,
+                   unlink_card_id: str | None = None) -> None:
     """Change the number of cards registered to a user_id; the user must exist. `unlink_card_id`: the card
     also leaves the wallet kept on the guard (a linked card being deleted)."""
     expression, names = "ADD card_count :delta", None
     if unlink_card_id is not None:
         expression += " REMOVE wallet_cards.#card"
         names = {"#card": unlink_card_id}
-    tx.update(label, keys.unique_key(USER.name, user_id), expression, condition="attribute_exists(PK)",
+    tx.update(label, keys.unique_key(program_id, USER.name, user_id), expression, condition="attribute_exists(PK)",
               names=names, vals={"delta": delta})
 
 
-def tx_set_wallet(tx: Transaction, user_id: str, numeric_id: int, cards: dict[str, int], label: str = "wallet") -> None:
+def tx_set_wallet(tx: Transaction, program_id: str, user_id: str, numeric_id: int, cards: dict[str, int],
+                  label: str = "wallet") -> None:
     """Keep the wallet on the user's guard: card_id -> numeric id of every linked card, written with every
     change of the user's gift_cards, so that checkout finds a user's cards from the user_id in one read."""
-    tx.update(label, keys.unique_key(USER.name, user_id), "SET wallet_cards = :cards", condition="ref_id = :ref",
+    tx.update(label, keys.unique_key(program_id, USER.name, user_id), "SET wallet_cards = :cards",
+              condition="ref_id = :ref",
               vals={"cards": cards, "ref": numeric_id})
 
 
-def tx_link_card(tx: Transaction, card_numeric_id: int, user_id: str, linked: bool, label: str,
+def tx_link_card(tx: Transaction, program_id: str, card_numeric_id: int, user_id: str, linked: bool, label: str,
                  card_id: str | None = None, owner_numeric_id: int | None = None) -> None:
     """Mark a card linked to (or unlinked from) the wallet of the user it is registered to. Linking names
     the card_id it was resolved from (the card must still carry it) and the owner's numeric id."""
     if linked:
-        tx.update(label, keys.entity_key(CARD.name, card_numeric_id),
+        tx.update(label, keys.entity_key(program_id, CARD.name, card_numeric_id),
                   "SET linked = :linked, owner_ref = :owner, #v = #v + :one",
                   condition="attribute_exists(PK) AND user_id = :uid AND card_id = :cid",
                   names={"#v": "version"},
                   vals={"linked": True, "uid": user_id, "one": 1, "owner": owner_numeric_id, "cid": card_id})
     else:
-        tx.update(label, keys.entity_key(CARD.name, card_numeric_id),
+        tx.update(label, keys.entity_key(program_id, CARD.name, card_numeric_id),
                   "SET linked = :linked, #v = #v + :one REMOVE owner_ref",
                   condition="attribute_exists(PK) AND user_id = :uid",
                   names={"#v": "version"}, vals={"linked": False, "uid": user_id, "one": 1})

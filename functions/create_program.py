@@ -1,0 +1,21 @@
+"""POST /admin/programs: create a program (the platform's operator key only)."""
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler.openapi.params import Body
+
+from flexigift.api import caller, create_resolver, json_response, lambda_entry
+from flexigift.logic.api_keys import create_program
+from flexigift.models.api_keys import Program, ProgramCreate
+
+app = create_resolver(scope="admin")
+
+
+@app.post("/admin/programs", operation_id="create_program",
+          responses={201: {"description": "Created", "content": {"application/json": {"model": Program}}}})
+def handle(body: Annotated[ProgramCreate, Body()]):
+    program = create_program(caller(app), body)
+    return json_response(app, 201, program, {"Location": f"/admin/programs/{program.program_id}"})
+
+
+handler = lambda_entry(app)
