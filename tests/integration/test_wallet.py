@@ -3,6 +3,7 @@ Each test checks what is stored, not only what is answered."""
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 
 import pytest
@@ -26,6 +27,15 @@ def register_jack_with_card(card: dict | None = None) -> tuple[int, int]:
 def link(user_id: int, cards: list[str], user: dict | None = None) -> tuple[int, dict]:
     status, body, _ = call("replace_user", api_event("replace_user", body={**(user or JACK), "gift_cards": cards},
                                                      path_id=user_id))
+    return status, body
+
+
+def record_activity(card_number: int, activity_type: str, amount: object, key: str) -> tuple[int, dict]:
+    """A balance activity by Kohls' issuer key (the sample event's caller): the only way a balance moves."""
+    event = api_event("create_gift_card_activity", path_id=card_number,
+                      body={"type": activity_type, "amount": amount, "reason": "test"})
+    event["headers"]["Idempotency-Key"] = key
+    status, body, _ = call("create_gift_card_activity", event)
     return status, body
 
 
@@ -61,15 +71,20 @@ class TestQuickStart:
         assert stored(aws, f"P#default#USER#{user['id']}", "USER")["gift_cards"] == ["kohls-gc-001"]
 
     def test_every_sample_event_runs_against_a_seeded_table(self, aws):
-        """Given the seed data, when each wallet sample event in events/ is invoked, then none fails."""
-        register_jack_with_card()
+        """Given the seed data, when each wallet sample event in events/ is invoked, then none fails. The
+        sample PUT of a card sends back its stored balance (a PUT may not change it), so the seeded card
+        holds the balance that sample names; the sample activity then loads value onto it."""
+        put_balance = json.loads(load_event("replace_gift_card")["body"])["balance"]
+        register_jack_with_card({**CARD, "balance": put_balance})
         call("create_product", api_event("create_product", body=DOG_BED))
         order = ["get_user", "list_users", "replace_user", "update_user", "get_gift_card", "list_gift_cards",
-                 "replace_gift_card", "get_product", "list_products", "replace_product", "update_product",
-                 "delete_product"]
+                 "replace_gift_card", "create_gift_card_activity", "list_gift_card_activities", "get_product",
+                 "list_products", "replace_product", "update_product", "delete_product"]
         for name in order:
             status, body, _ = call(name, load_event(name))
-            assert status in (200, 204), (name, body)
+            assert status in (200, 201, 204), (name, body)
+        loaded = json.loads(load_event("create_gift_card_activity")["body"])["amount"]
+        assert stored(aws, "P#default#CARD#1", "CARD")["balance"] == Decimal(put_balance) + loaded
         status, body, _ = call("update_gift_card", load_event("update_gift_card"))
         assert status == 200 and body["state"] == "BLOCKED"
 
@@ -137,8 +152,14 @@ class TestLinks:
         assert status == 200 and body["gift_cards"] == ["kohls-gc-001"] and body["name"] == "Jack Johnson"
 
     def test_deleting_a_linked_card_removes_it_from_the_wallet(self, aws):
+        """Given a linked card holding 250, when deleted, then 409 (its balance would vanish); once an
+        ADJUST_DECREMENT brings it to 0, the delete takes it out of the wallet and frees its card_id."""
         user_id, card_id = register_jack_with_card()
         link(user_id, ["kohls-gc-001"])
+        status, body, _ = call("delete_gift_card", api_event("delete_gift_card", path_id=card_id))
+        assert status == 409 and body["error"]["fields"][0]["type"] == "card_in_use"
+        assert stored(aws, f"P#default#USER#{user_id}", "USER")["gift_cards"] == ["kohls-gc-001"]
+        assert record_activity(card_id, "ADJUST_DECREMENT", 250, "empty-before-delete")[0] == 201
         status, _, _ = call("delete_gift_card", api_event("delete_gift_card", path_id=card_id))
         assert status == 204
         assert stored(aws, f"P#default#USER#{user_id}", "USER")["gift_cards"] == []
@@ -146,10 +167,10 @@ class TestLinks:
         assert stored(aws, "P#default#UNIQUE#USER#user006", "UNIQUE")["card_count"] == 0
 
     def test_a_user_with_cards_cannot_be_deleted_until_they_are_gone(self, aws):
-        user_id, card_id = register_jack_with_card()
+        user_id, card_id = register_jack_with_card({**CARD, "balance": 0})
         status, body, _ = call("delete_user", api_event("delete_user", path_id=user_id))
         assert status == 409 and stored(aws, f"P#default#USER#{user_id}", "USER") is not None
-        call("delete_gift_card", api_event("delete_gift_card", path_id=card_id))
+        assert call("delete_gift_card", api_event("delete_gift_card", path_id=card_id))[0] == 204
         status, _, _ = call("delete_user", api_event("delete_user", path_id=user_id))
         assert status == 204
         assert stored(aws, f"P#default#USER#{user_id}", "USER") is None
