@@ -1,5 +1,5 @@
 """POST /rewards/order: confirm a reward and an amount. Delivery 1 answers with the code (the seed's
-reward object), delivery 2 queues an email. Honours an Idempotency-Key header."""
+reward object), delivery 2 records an email to send (the outbox). Honours an optional Idempotency-Key."""
 
 from typing import Annotated
 
@@ -16,7 +16,7 @@ app = create_resolver(scope="rewards:order")
 def handle(body: Annotated[OrderRequest, Body()]):
     who = caller(app)
     key = app.current_event.headers.get(IDEMPOTENCY_HEADER)
-    answer, replayed = place_order(body, who, request_id(app), key, app.lambda_context)
+    answer, replayed = place_order(body, who, request_id(app), key)
     headers = {"Cache-Control": "no-store", **({"Idempotent-Replayed": "true"} if replayed else {})}
     return json_response(app, 201, answer.to_json(), headers=headers)
 

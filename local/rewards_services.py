@@ -10,6 +10,12 @@
   batchItemFailures (ReportBatchItemFailures) or unless the invocation failed. A failed message is
   received again after FLEXIGIFT_LOCAL_SQS_RETRY_SECONDS (2 s) instead of the queue's VisibilityTimeout,
   so that maxReceiveCount tries and the dead-letter queue take seconds locally, not minutes.
+- StreamRelayService: feeds every function that has a `DynamoDB` (stream) event the table's stream records, as
+  Lambda's event source mapping does: read from moto's DynamoDB Streams API (GetShardIterator/GetRecords,
+  from TRIM_HORIZON), kept only if they match the event's FilterCriteria, in batches of BatchSize; a batch
+  whose invocation fails is sent again, one with batchItemFailures is resumed from its first failed record
+  (ReportBatchItemFailures), and after MaximumRetryAttempts the batch's description goes to the OnFailure
+  destination queue. (Not modelled: BisectBatchOnFunctionError; a failed batch is retried whole.)
 - OutboxService: the emails SES accepted, at `GET /_local/outbox` (JSON, oldest first: id, to, from,
   subject, text, html, sent_at) and `GET /_local/outbox/<id>` (the HTML, to look at in a browser).
 - `GET /_local/aws`: moto's endpoint and the physical names of the template's resources, for tools and
@@ -22,10 +28,12 @@ from __future__ import annotations
 
 import email
 import email.policy
+import json
 import os
 import re
 import sys
 import threading
+import time
 import uuid
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
@@ -243,6 +251,199 @@ class SqsPollerService:
             thread.join(timeout=3)
 
 
+# --- DynamoDB stream event sources --------------------------------------------------------------------
+# moto (5.x) keeps a stream for a table whose StreamSpecification is enabled, and records every item a write
+# changes there, TransactWriteItems included: its transactions call the same put/update/delete as single
+# writes, which append to the table's stream shard (moto/dynamodb/models/table.py StreamShard.add), and a
+# cancelled transaction puts back a copy of the table taken before it, shard included, so it leaves no
+# records. Because that copy replaces the table's shard object, a shard iterator taken earlier would keep
+# reading the discarded shard: every poll asks for a new iterator after the last sequence number handled.
+
+STREAM_RETRY_SECONDS = 0.5
+
+
+def filter_patterns(props: dict[str, Any]) -> list[dict[str, Any]]:
+    """The event source mapping's FilterCriteria patterns (none: every record passes)."""
+    return [json.loads(f["Pattern"]) for f in ((props.get("FilterCriteria") or {}).get("Filters") or [])]
+
+
+def matches(pattern: Any, value: Any) -> bool:
+    """Lambda's event filtering, for the rules this template uses: nested objects, a list of accepted exact
+    values, and {"exists": true|false}. Any other rule is refused rather than guessed."""
+    if isinstance(pattern, dict):
+        if not isinstance(value, dict):
+            return False
+        for name, rule in pattern.items():
+            if isinstance(rule, list) and rule and all(isinstance(r, dict) and set(r) == {"exists"} for r in rule):
+                if (name in value) != bool(rule[0]["exists"]):
+                    return False
+            elif isinstance(rule, list):
+                if any(isinstance(r, dict) for r in rule):
+                    raise ValueError(f"filter rule {rule!r} is not supported by the local stack")
+                if name not in value or value[name] not in rule:
+                    return False
+            elif not matches(rule, value.get(name)):
+                return False
+        return True
+    raise ValueError(f"filter pattern {pattern!r} must be an object")
+
+
+def _wire(value: Any) -> Any:
+    """An attribute value as Lambda's event carries it (binary as base64 text, as on the wire)."""
+    import base64
+
+    if isinstance(value, (bytes, bytearray)):
+        return base64.b64encode(bytes(value)).decode()
+    if isinstance(value, dict):
+        return {k: _wire(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_wire(v) for v in value]
+    return value
+
+
+def stream_records(records: list[dict[str, Any]], stream_arn: str) -> dict[str, Any]:
+    """The event Lambda's DynamoDB event source mapping builds from GetRecords' records."""
+    event = []
+    for record in records:
+        dynamodb = dict(record["dynamodb"])
+        created = dynamodb.get("ApproximateCreationDateTime")
+        if isinstance(created, datetime):
+            dynamodb["ApproximateCreationDateTime"] = int(created.timestamp())
+        for image in ("Keys", "NewImage", "OldImage"):
+            if image in dynamodb:
+                dynamodb[image] = _wire(dynamodb[image])
+        event.append({"eventID": record["eventID"], "eventName": record["eventName"],
+                      "eventVersion": record.get("eventVersion", "1.1"), "eventSource": "aws:dynamodb",
+                      "awsRegion": record.get("awsRegion", REGION), "dynamodb": dynamodb,
+                      "eventSourceARN": stream_arn})
+    return {"Records": event}
+
+
+def enable_stream(stack: Stack, table_logical_id: str) -> str:
+    """Turn on the table's stream as template.yaml declares it (the local table is created without one) and
+    return its ARN; also recorded as `<Table>.StreamArn` in the stack's physical names."""
+    table = stack.physical[table_logical_id]
+    spec = (template.resources()[table_logical_id].get("Properties") or {}).get("StreamSpecification")
+    if not spec:
+        raise LookupError(f"a function reads the stream of {table_logical_id}, which declares no StreamSpecification")
+    dynamodb = _client(stack, "dynamodb")
+    described = dynamodb.describe_table(TableName=table)["Table"]
+    if not described.get("LatestStreamArn"):
+        dynamodb.update_table(TableName=table, StreamSpecification={"StreamEnabled": True,
+                                                                     "StreamViewType": spec["StreamViewType"]})
+        described = dynamodb.describe_table(TableName=table)["Table"]
+    stack.physical[f"{table_logical_id}.StreamArn"] = described["LatestStreamArn"]
+    return str(described["LatestStreamArn"])
+
+
+class StreamReader:
+    """One event source mapping on a table's stream: its position, its batches, its retries."""
+
+    def __init__(self, stack: Stack, fn: template.Function, props: dict[str, Any]) -> None:
+        self.stack, self.fn = stack, fn
+        self.arn = enable_stream(stack, _logical_id(props.get("Stream")))
+        self.batch_size = int(props.get("BatchSize", 100))
+        self.patterns = filter_patterns(props)
+        self.partial = "ReportBatchItemFailures" in (props.get("FunctionResponseTypes") or [])
+        self.max_retries = int(props.get("MaximumRetryAttempts", -1))
+        destination = ((props.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
+        self.on_failure = stack.physical[_logical_id(destination)] if destination else None
+        if str(props.get("StartingPosition", "TRIM_HORIZON")) != "TRIM_HORIZON":
+            _log(f"{fn.logical_id}: StartingPosition {props.get('StartingPosition')} read as TRIM_HORIZON locally")
+        self.position: tuple[str, str | None] = ("TRIM_HORIZON", None)
+        self.retries = 0
+        self.streams = _client(stack, "dynamodbstreams")
+        self.shard = self.streams.describe_stream(StreamArn=self.arn)["StreamDescription"]["Shards"][0]["ShardId"]
+
+    def _read(self) -> list[dict[str, Any]]:
+        kind, sequence = self.position
+        args = {"StreamArn": self.arn, "ShardId": self.shard, "ShardIteratorType": kind}
+        if sequence is not None:
+            args["SequenceNumber"] = sequence
+        iterator = self.streams.get_shard_iterator(**args)["ShardIterator"]
+        return list(self.streams.get_records(ShardIterator=iterator, Limit=1000).get("Records", []))
+
+    def poll_once(self) -> bool:
+        """Handle the next batch; False when the stream had nothing new."""
+        records = stream_records(self._read(), self.arn)["Records"]
+        if not records:
+            return False
+        batch: list[dict[str, Any]] = []
+        last = records[-1]
+        for record in records:
+            if not self.patterns or any(matches(p, record) for p in self.patterns):
+                batch.append(record)
+                if len(batch) == self.batch_size:
+                    last = record
+                    break
+        if not batch:  # nothing here passes the filter: skip it, as Lambda does
+            self.position = ("AFTER_SEQUENCE_NUMBER", last["dynamodb"]["SequenceNumber"])
+            return True
+        outcome = _invoke(self.stack, self.fn, {"Records": batch})
+        failed: list[str] = []
+        if outcome.error:
+            _log(f"{self.fn.logical_id} failed on {len(batch)} stream record(s): {outcome.error_message}")
+            failed = [r["dynamodb"]["SequenceNumber"] for r in batch]
+        elif self.partial and isinstance(outcome.payload, dict):
+            failed = [str(f.get("itemIdentifier")) for f in outcome.payload.get("batchItemFailures") or []]
+        if not failed:
+            self.position, self.retries = ("AFTER_SEQUENCE_NUMBER", last["dynamodb"]["SequenceNumber"]), 0
+            return True
+        first = min(failed, key=int)
+        self.retries += 1
+        if 0 <= self.max_retries < self.retries:
+            self._give_up(batch, first)
+            self.position, self.retries = ("AFTER_SEQUENCE_NUMBER", last["dynamodb"]["SequenceNumber"]), 0
+            return True
+        self.position = ("AT_SEQUENCE_NUMBER", first)  # resume from the first failed record
+        time.sleep(STREAM_RETRY_SECONDS)
+        return True
+
+    def _give_up(self, batch: list[dict[str, Any]], first: str) -> None:
+        info = {"requestContext": {"condition": "RetryAttemptsExhausted",
+                                   "functionArn": self.stack.physical.get(f"{self.fn.logical_id}.Arn", ""),
+                                   "approximateInvokeCount": self.retries},
+                "DDBStreamBatchInfo": {"shardId": self.shard, "startSequenceNumber": first,
+                                       "endSequenceNumber": batch[-1]["dynamodb"]["SequenceNumber"],
+                                       "batchSize": len(batch), "streamArn": self.arn}}
+        _log(f"{self.fn.logical_id} gave up on stream records {first}..{batch[-1]['dynamodb']['SequenceNumber']}")
+        if self.on_failure:
+            _client(self.stack, "sqs").send_message(QueueUrl=self.on_failure, MessageBody=json.dumps(info))
+
+
+class StreamRelayService:
+    name = "stream pollers"
+
+    def __init__(self) -> None:
+        self.stopping = threading.Event()
+        self.threads: list[threading.Thread] = []
+
+    def start(self, stack: Stack) -> None:
+        for fn, _name, props in _events("DynamoDB"):
+            if props.get("Enabled") is False:
+                continue
+            reader = StreamReader(stack, fn, props)
+            thread = threading.Thread(target=self._loop, args=(reader,), name=f"stream-{fn.logical_id}", daemon=True)
+            thread.start()
+            self.threads.append(thread)
+            _log(f"{fn.logical_id} reads the stream of {_logical_id(props.get('Stream'))}")
+
+    def _loop(self, reader: StreamReader) -> None:
+        while not self.stopping.is_set():
+            try:
+                worked = reader.poll_once()
+            except Exception as exc:  # noqa: BLE001 - keep polling, as the event source mapping does
+                _log(f"reading the stream for {reader.fn.logical_id} failed: {exc!r}")
+                worked = False
+            if not worked:
+                self.stopping.wait(POLL_INTERVAL)
+
+    def stop(self) -> None:
+        self.stopping.set()
+        for thread in self.threads:
+            thread.join(timeout=3)
+
+
 # --- the outbox --------------------------------------------------------------------------------------
 
 
@@ -334,6 +535,7 @@ class OutboxService:
 
 
 def services() -> list[Any]:
-    """In start order, after the gateway: setup (identity, feed) before the schedules run the refresh."""
-    return [RewardsSetupService(), OutboxService(), ScheduleService(), SqsPollerService()]
+    """In start order, after the gateway: setup (identity, feed) before the schedules run the refresh; the
+    stream is enabled before anything can write an outbox record."""
+    return [RewardsSetupService(), OutboxService(), StreamRelayService(), ScheduleService(), SqsPollerService()]
 

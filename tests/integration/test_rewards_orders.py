@@ -1,6 +1,10 @@
 """Rewards orders through their handlers against moto: ordering (API and email delivery), programs, the
-email worker and the dead-letter handler (SQS, KMS, SES), the orders API, resends and idempotency.
-Each test checks what is stored, queued or sent, not only what is answered."""
+outbox relay, the email worker and the dead-letter handler (SQS, KMS, SES), the orders API, resends and
+idempotency. Each test checks what is stored, queued or sent, not only what is answered.
+
+An email order reaches the delivery queue through its outbox record: `relay_outbox` plays the stream's
+event source mapping (moto's DynamoDB stream read as Lambda reads it, filtered by template.yaml's
+FilterCriteria, given to the relay handler)."""
 
 from __future__ import annotations
 
@@ -19,6 +23,8 @@ import pytest
 from flexigift import vault
 from flexigift.logic.order_rules import CODE_PATTERN, valid_till
 from flexigift.logic.programs import configure_program
+from local import template
+from local.rewards_services import filter_patterns, matches, stream_records
 from tests.integration.conftest import all_items, stored
 from tests.rewards_support import SEED_ORDER, SEED_REWARD_FIELDS
 from tests.support import FakeContext, api_event, call, handler, load_event
@@ -32,7 +38,8 @@ EMAIL_ORDER = {"reward_id": 27234, "amount": 25, "delivery_method": 2, "delivery
 
 @pytest.fixture
 def catalog(aws, rewards):
-    """Given the sample feed loaded into the catalog."""
+    """Given the table's stream on (as template.yaml declares it) and the sample feed loaded into the catalog."""
+    enable_stream(aws)
     report = handler("refresh_rewards_catalog")(load_event("refresh_rewards_catalog"), FakeContext())
     assert report["applied"] is True
     return rewards
@@ -62,15 +69,94 @@ def orders_api(name: str, *, order_id: str | None = None, body: Any = ..., progr
     return call(name, event)
 
 
-def order_item(aws, order_id: str) -> dict:
-    item = stored(aws, f"REWARD_ORDER#{order_id}", "REWARD_ORDER")
+def order_key(order_id: str, program: str = "default") -> dict:
+    return {"PK": {"S": f"P#{program}#REWARD_ORDER#{order_id}"}, "SK": {"S": "REWARD_ORDER"}}
+
+
+def order_item(aws, order_id: str, program: str = "default") -> dict:
+    item = stored(aws, f"P#{program}#REWARD_ORDER#{order_id}", "REWARD_ORDER")
     assert item is not None
     return item
 
 
-def code_of(aws, order_id: str) -> tuple[str, str]:
+def set_delivery_status(aws, order_id: str, status: str) -> None:
+    aws.update_item(TableName="flexigift-test", Key=order_key(order_id), UpdateExpression="SET delivery_status = :s",
+                    ExpressionAttributeValues={":s": {"S": status}})
+
+
+def code_of(aws, order_id: str, program: str = "default") -> tuple[str, str]:
     """The sealed code and PIN of an order, opened with the KMS key (as the worker does)."""
-    return vault.unseal(order_id, bytes(order_item(aws, order_id)["code_ciphertext"].value))
+    return vault.unseal(order_id, bytes(order_item(aws, order_id, program)["code_ciphertext"].value))
+
+
+def of_type(aws, kind: str) -> list[dict]:
+    return [i for i in all_items(aws) if i.get("type") == kind]
+
+
+# --- the stream and the outbox relay ---------------------------------------------------------------
+
+
+def enable_stream(aws) -> None:
+    """The table's StreamSpecification from template.yaml (conftest creates the table without it)."""
+    spec = template.resources()["Table"]["Properties"]["StreamSpecification"]
+    aws.update_table(TableName="flexigift-test", StreamSpecification={"StreamEnabled": True, **spec})
+
+
+def _relay_event_props() -> dict:
+    return template.functions()["RelayOutboxFunction"].events["Outbox"]["Properties"]
+
+
+def stream_events(aws, rewards) -> list[dict]:
+    """The table's stream records not read yet, as Lambda's event records. moto's DynamoDB Streams backend
+    is asked directly: in process (mock_aws) its HTTP API answers 404 'Not yet implemented' to the
+    dynamodbstreams client, while moto's server (the local stack) answers it; both read the same shard."""
+    from moto.dynamodbstreams.models import dynamodbstreams_backends
+
+    streams = dynamodbstreams_backends["123456789012"]["us-east-1"]
+    arn = aws.describe_table(TableName="flexigift-test")["Table"]["LatestStreamArn"]
+    shard = streams.describe_stream(arn)["Shards"][0]["ShardId"]
+    after = getattr(rewards, "stream_position", None)
+    iterator = streams.get_shard_iterator(arn, shard, "AFTER_SEQUENCE_NUMBER", int(after)) if after else \
+        streams.get_shard_iterator(arn, shard, "TRIM_HORIZON")
+    records = streams.get_records(iterator.arn, 1000)["Records"]
+    if records:
+        rewards.stream_position = records[-1]["dynamodb"]["SequenceNumber"]
+    return stream_records(copy.deepcopy(records), arn)["Records"]
+
+
+def outbox_events(aws, rewards) -> list[dict]:
+    """The new stream records that the relay's event source mapping passes (its FilterCriteria)."""
+    patterns = filter_patterns(_relay_event_props())
+    return [r for r in stream_events(aws, rewards) if any(matches(p, r) for p in patterns)]
+
+
+def _outbox_items_as_records(rewards) -> list[dict]:
+    """For a table created without its stream (other modules' fixtures): the outbox items not relayed yet, as
+    the INSERT records the stream would carry (a Scan: tests only)."""
+    from boto3.dynamodb.types import TypeSerializer
+
+    seen = rewards.__dict__.setdefault("relayed_outbox", set())
+    fresh = [i for i in of_type(rewards.dynamodb, "OUTBOX") if i["PK"] not in seen]
+    seen.update(i["PK"] for i in fresh)
+    image = [{k: TypeSerializer().serialize(v) for k, v in i.items()} for i in fresh]
+    return [{"eventID": uuid.uuid4().hex, "eventName": "INSERT", "eventSource": "aws:dynamodb",
+             "dynamodb": {"Keys": {"PK": i["PK"], "SK": i["SK"]}, "NewImage": i, "SequenceNumber": str(n + 1),
+                          "StreamViewType": "NEW_IMAGE"}} for n, i in enumerate(image)]
+
+
+def queued(rewards) -> list[dict]:
+    """What the delivery queue holds once the relay has run on the stream's new records."""
+    relay_outbox(rewards)
+    return rewards.receive(rewards.queue_url)
+
+
+def relay_outbox(rewards) -> dict:
+    """One run of the relay's event source mapping: the new outbox records, given to the relay handler."""
+    has_stream = "LatestStreamArn" in rewards.dynamodb.describe_table(TableName="flexigift-test")["Table"]
+    records = outbox_events(rewards.dynamodb, rewards) if has_stream else _outbox_items_as_records(rewards)
+    if not records:
+        return {"batchItemFailures": []}
+    return handler("relay_outbox")({"Records": records}, FakeContext())
 
 
 def sqs_event(messages: list[dict], queue_url: str) -> dict:
@@ -84,7 +170,10 @@ def sqs_event(messages: list[dict], queue_url: str) -> dict:
 
 def pump(rewards, queue_url: str, module: str) -> tuple[list[dict], dict]:
     """One poll of a queue by its function, as the event source mapping does: receive a batch, invoke,
-    delete the records the function did not report as failed."""
+    delete the records the function did not report as failed. The delivery queue gets what the outbox
+    holds first (the relay runs on the stream as soon as a record is written)."""
+    if queue_url == rewards.queue_url:
+        relay_outbox(rewards)
     messages = rewards.receive(queue_url)
     if not messages:
         return [], {"batchItemFailures": []}
@@ -134,7 +223,7 @@ class TestApiDelivery:
         assert CODE_PATTERN.fullmatch(reward["reward_code"]) and re.fullmatch(r"\d{4}", reward["reward_pin"])
         assert reward["valid_till"] == valid_till("10 Years", datetime.now(timezone.utc).date()).isoformat()
         assert headers["Cache-Control"] == "no-store"
-        assert catalog.receive(catalog.queue_url) == []  # nothing to email
+        assert queued(catalog) == []  # nothing to email
 
     def test_the_code_is_stored_sealed_and_nowhere_in_clear(self, aws, catalog):
         """Given an API order, then its item holds KMS ciphertext that opens to the answered code and PIN,
@@ -226,16 +315,24 @@ class TestPrograms:
 
 
 class TestEmailDelivery:
-    def test_an_email_order_is_pending_and_queues_only_its_id(self, aws, catalog):
-        """Given an email order, then the answer is pending with the order id and no code, and the queue
-        holds one message naming the order and nothing secret."""
+    def test_an_email_order_is_pending_and_its_outbox_record_queues_only_its_ids(self, aws, catalog):
+        """Given an email order, then the answer is pending with the order id and no code; the request
+        itself queued nothing (no SQS call in the request path) but wrote one outbox record; the relay
+        turns it into one message naming program, order and round, and nothing secret."""
         status, answer, _ = order(EMAIL_ORDER)
         assert status == 201
         assert answer == {"status": "success", "request_id": answer["request_id"], "order_status": "pending",
                           "order_id": answer["order_id"]}
-        messages = catalog.receive(catalog.queue_url)
+        assert catalog.receive(catalog.queue_url) == []
+        [outbox] = of_type(aws, "OUTBOX")
+        assert outbox["PK"] == f"P#default#OUTBOX#reward_email#{answer['order_id']}#1"
+        assert (outbox["program_id"], outbox["order_id"], outbox["delivery_round"]) == ("default", answer["order_id"], 1)
+        assert outbox["expires_at"] > 0 and JACK not in repr(outbox)
+        assert relay_outbox(catalog) == {"batchItemFailures": []}
+        messages = queued(catalog)
         assert len(messages) == 1
-        assert json.loads(messages[0]["Body"]) == {"order_id": answer["order_id"], "delivery_round": 1}
+        assert json.loads(messages[0]["Body"]) == {"program_id": "default", "order_id": answer["order_id"],
+                                                   "delivery_round": 1}
         code, pin = code_of(aws, answer["order_id"])
         assert code not in messages[0]["Body"] and JACK not in messages[0]["Body"]
         item = order_item(aws, answer["order_id"])
@@ -258,13 +355,13 @@ class TestEmailDelivery:
         assert html.lstrip().startswith("<!doctype html>")
         assert item["delivery_status"] == "delivered" and item["order_status"] == "complete"
         assert item["delivered_at"] and item["attempts"] == 1
-        assert catalog.receive(catalog.queue_url) == []
+        assert queued(catalog) == []
 
     def test_the_same_message_twice_sends_one_email(self, aws, catalog):
         """Given a delivery message, when the worker gets it twice (SQS delivers at least once), then
         exactly one email is sent and both invocations succeed."""
         placed(EMAIL_ORDER)
-        messages = catalog.receive(catalog.queue_url)
+        messages = queued(catalog)
         event = sqs_event(messages, catalog.queue_url)
         first = handler("deliver_reward_emails")(event, FakeContext())
         second = handler("deliver_reward_emails")(copy.deepcopy(event), FakeContext())
@@ -275,9 +372,7 @@ class TestEmailDelivery:
         """Given an order another worker is sending ('sending'), when its message arrives, then it is
         reported failed for a later retry and no email is sent now."""
         answer = placed(EMAIL_ORDER)
-        aws.update_item(TableName="flexigift-test", Key={"PK": {"S": f"REWARD_ORDER#{answer['order_id']}"},
-                                                         "SK": {"S": "REWARD_ORDER"}},
-                        UpdateExpression="SET delivery_status = :s", ExpressionAttributeValues={":s": {"S": "sending"}})
+        set_delivery_status(aws, answer["order_id"], "sending")
         messages, result = pump(catalog, catalog.queue_url, "deliver_reward_emails")
         assert [f["itemIdentifier"] for f in result["batchItemFailures"]] == [messages[0]["MessageId"]]
         assert catalog.sent_emails() == []
@@ -290,7 +385,7 @@ class TestEmailDelivery:
         messages, _ = pump(catalog, catalog.queue_url, "deliver_reward_emails")
         catalog.sesv2.delete_email_identity(EmailIdentity=catalog.sender)
         pending = placed({**EMAIL_ORDER, "amount": 50})
-        fresh = catalog.receive(catalog.queue_url)
+        fresh = queued(catalog)
         result = handler("deliver_reward_emails")(sqs_event(messages + fresh, catalog.queue_url), FakeContext())
         assert [f["itemIdentifier"] for f in result["batchItemFailures"]] == [fresh[0]["MessageId"]]
         item = order_item(aws, pending["order_id"])
@@ -307,7 +402,7 @@ class TestEmailDelivery:
         for _ in range(3):
             messages, result = pump(catalog, catalog.queue_url, "deliver_reward_emails")
             assert len(messages) == 1 and len(result["batchItemFailures"]) == 1
-        assert catalog.receive(catalog.queue_url) == []  # the 4th receive moved it to the DLQ
+        assert queued(catalog) == []  # the 4th receive moved it to the DLQ
         dead, result = pump(catalog, catalog.dlq_url, "fail_reward_deliveries")
         assert len(dead) == 1 and result == {"batchItemFailures": []}
         item = order_item(aws, answer["order_id"])
@@ -326,7 +421,7 @@ class TestEmailDelivery:
 
     def test_a_dead_letter_never_undoes_a_delivery(self, aws, catalog):
         answer = placed(EMAIL_ORDER)
-        messages = catalog.receive(catalog.queue_url)
+        messages = queued(catalog)
         handler("deliver_reward_emails")(sqs_event(messages, catalog.queue_url), FakeContext())
         result = handler("fail_reward_deliveries")(sqs_event(messages, catalog.dlq_url), FakeContext())
         assert result == {"batchItemFailures": []}
@@ -334,10 +429,9 @@ class TestEmailDelivery:
 
     def test_a_dead_letter_of_an_order_stopped_mid_send_says_the_outcome_is_unknown(self, aws, catalog):
         answer = placed(EMAIL_ORDER)
-        messages = catalog.receive(catalog.queue_url)
-        aws.update_item(TableName="flexigift-test", Key={"PK": {"S": f"REWARD_ORDER#{answer['order_id']}"},
-                                                         "SK": {"S": "REWARD_ORDER"}},
-                        UpdateExpression="SET delivery_status = :s", ExpressionAttributeValues={":s": {"S": "sending"}})
+        relay_outbox(catalog)
+        messages = queued(catalog)
+        set_delivery_status(aws, answer["order_id"], "sending")
         handler("fail_reward_deliveries")(sqs_event(messages, catalog.dlq_url), FakeContext())
         item = order_item(aws, answer["order_id"])
         assert item["order_status"] == "failed" and "may or may not" in item["failure_reason"]
@@ -405,20 +499,29 @@ class TestResend:
     def deliver_all(self, rewards) -> None:
         pump(rewards, rewards.queue_url, "deliver_reward_emails")
 
-    def test_a_resend_to_a_corrected_address_sends_a_second_email_there(self, aws, catalog):
+    def test_a_failed_order_resent_to_a_corrected_address_sends_its_code_there(self, aws, catalog):
+        """Given an order whose email failed, when it is resent to a corrected address, then the new round
+        (its outbox record relayed) sends the same code there, and the change is recorded, masked."""
         answer = placed(EMAIL_ORDER)
-        self.deliver_all(catalog)
+        aws.update_item(TableName="flexigift-test", Key=order_key(answer["order_id"]),
+                        UpdateExpression="SET delivery_status = :f, order_status = :f",
+                        ExpressionAttributeValues={":f": {"S": "failed"}})
+        relay_outbox(catalog)
+        catalog.sqs.purge_queue(QueueUrl=catalog.queue_url)
         status, body, _ = orders_api("resend_reward_order", order_id=answer["order_id"],
                                      body={"delivery_email": "jill@example.com"})
         assert status == 202 and body["order"]["delivery_email"] == "jill@example.com"
         assert body["order"]["resend_count"] == 1 and body["order"]["delivery_status"] == "queued"
-        messages = catalog.receive(catalog.queue_url)
-        assert json.loads(messages[0]["Body"]) == {"order_id": answer["order_id"], "delivery_round": 2}
+        assert [(c["old_email"], c["new_email"]) for c in body["order"]["address_changes"]] == [
+            ("j***@example.com", "j***@example.com")]
+        messages = queued(catalog)
+        assert json.loads(messages[0]["Body"]) == {"program_id": "default", "order_id": answer["order_id"],
+                                                   "delivery_round": 2}
         handler("deliver_reward_emails")(sqs_event(messages, catalog.queue_url), FakeContext())
         sent = catalog.sent_emails()
-        assert [parts(m)[0]["To"] for m in sent] == [JACK, "jill@example.com"]
+        assert [parts(m)[0]["To"] for m in sent] == ["jill@example.com"]
         code, _ = code_of(aws, answer["order_id"])
-        assert code in parts(sent[1])[1]  # the same code, not a new one
+        assert code in parts(sent[0])[1]  # the same code, not a new one
 
     def test_a_resend_without_a_body_keeps_the_address(self, aws, catalog):
         answer = placed(EMAIL_ORDER)
@@ -429,7 +532,7 @@ class TestResend:
 
     def test_an_old_message_of_a_resent_order_sends_nothing(self, aws, catalog):
         answer = placed(EMAIL_ORDER)
-        first = catalog.receive(catalog.queue_url)
+        first = queued(catalog)
         handler("deliver_reward_emails")(sqs_event(first, catalog.queue_url), FakeContext())
         orders_api("resend_reward_order", order_id=answer["order_id"], body={})
         self.deliver_all(catalog)
@@ -459,7 +562,7 @@ class TestResend:
         assert 1 <= int(headers["Retry-After"]) <= 3600
         item = order_item(aws, answer["order_id"])
         assert item["delivery_round"] == 4 and item["delivery_status"] == "delivered"
-        assert catalog.receive(catalog.queue_url) == []
+        assert queued(catalog) == []
         counters = [i for i in all_items(aws) if i["SK"].startswith("RESENDS#")]
         assert len(counters) == 1 and counters[0]["resends"] == 3 and counters[0]["expires_at"] > 0
 
@@ -478,16 +581,18 @@ class TestIdempotency:
     def test_a_retry_with_the_same_key_and_body_returns_the_first_answer_and_no_second_code(self, aws, catalog):
         """Given an API order placed with an Idempotency-Key, when the same request is sent again, then
         the answer is the first one (same order, code, request_id), marked as a replay, and there is one
-        order; the idempotency record (in the single table, with its TTL) holds no code."""
+        order; the key's claim (in the program's partition, with its TTL) holds the request's hash and the
+        order id, and no code."""
         status, first, first_headers = order(SEED_ORDER, key="retry-1")
         status2, second, headers = order(SEED_ORDER, key="retry-1")
         assert status == status2 == 201
         assert second == first and headers["Idempotent-Replayed"] == "true"
         assert "Idempotent-Replayed" not in first_headers
-        orders = [i for i in all_items(aws) if i.get("type") == "REWARD_ORDER"]
-        assert len(orders) == 1
-        records = [i for i in all_items(aws) if i["PK"] == "IDEMPOTENCY#rewards_order"]
-        assert len(records) == 1 and records[0]["status"] == "COMPLETED" and records[0]["expires_at"] > 0
+        assert len(of_type(aws, "REWARD_ORDER")) == 1
+        [claim] = of_type(aws, "IDEMPOTENCY")
+        assert claim["PK"] == "P#default#IDEMPOTENCY#reward_order#retry-1"
+        assert claim["order_id"] == first["order_id"] and len(claim["request_hash"]) == 64
+        assert claim["expires_at"] > 0
         assert first["reward"]["reward_code"] not in everything_stored_as_text(aws)
 
     def test_the_same_key_with_another_body_is_refused(self, aws, catalog):
@@ -501,11 +606,15 @@ class TestIdempotency:
     def test_an_email_order_retried_is_queued_once(self, aws, catalog):
         first = placed(EMAIL_ORDER, key="retry-3")
         assert placed(EMAIL_ORDER, key="retry-3") == first
-        assert len(catalog.receive(catalog.queue_url)) == 1
+        assert len(queued(catalog)) == 1
 
-    def test_keys_belong_to_one_api_key(self, aws, catalog):
+    def test_keys_belong_to_the_program(self, aws, catalog):
+        """Given a key used by one API key of a program, then another API key of that program retrying with
+        it gets the same order; another program's same key is its own."""
         first = placed(SEED_ORDER, key="shared-name")
-        other = placed(SEED_ORDER, key="shared-name", key_id="key_other")
+        assert placed(SEED_ORDER, key="shared-name", key_id="key_other") == first
+        configure_program("acme", [1])
+        other = placed(SEED_ORDER, key="shared-name", program="acme")
         assert other["order_id"] != first["order_id"]
 
     def test_a_refused_request_does_not_use_up_its_key(self, aws, catalog):
@@ -513,7 +622,11 @@ class TestIdempotency:
         assert status == 422
         assert order({"reward_id": 27234, "amount": 5}, key="retry-4")[0] == 201
 
-    @pytest.mark.parametrize("key", ["", "has space", "x" * 256])
+    def test_an_empty_key_is_no_key_as_for_payments(self, aws, catalog):
+        assert order(SEED_ORDER, key="")[0] == order(SEED_ORDER, key="")[0] == 201
+        assert len(of_type(aws, "REWARD_ORDER")) == 2 and of_type(aws, "IDEMPOTENCY") == []
+
+    @pytest.mark.parametrize("key", ["has space", "x" * 256])
     def test_a_malformed_key_is_422(self, aws, catalog, key):
         status, body, _ = order(SEED_ORDER, key=key)
         assert status == 422 and body["error"]["fields"][0]["field"] == "Idempotency-Key"

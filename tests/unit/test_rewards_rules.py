@@ -44,11 +44,16 @@ class TestCodes:
 
     def test_order_ids_match_what_the_queue_message_accepts(self):
         order_id = rules.new_order_id()
-        assert DeliveryMessage(order_id=order_id, delivery_round=1).order_id == order_id
+        assert DeliveryMessage(program_id="default", order_id=order_id, delivery_round=1).order_id == order_id
         with pytest.raises(ValidationError):
-            DeliveryMessage(order_id="ro_x", delivery_round=1)
+            DeliveryMessage(program_id="default", order_id="ro_x", delivery_round=1)
         with pytest.raises(ValidationError):
-            DeliveryMessage.model_validate({"order_id": order_id, "delivery_round": 1, "code": "X"})
+            DeliveryMessage.model_validate({"program_id": "default", "order_id": order_id, "delivery_round": 1,
+                                            "code": "X"})
+        with pytest.raises(ValidationError):  # the worker builds the order's key from its program: required
+            DeliveryMessage.model_validate({"order_id": order_id, "delivery_round": 1})
+        with pytest.raises(ValidationError):  # a program id never holds '#' (keys.tenant)
+            DeliveryMessage(program_id="a#b", order_id=order_id, delivery_round=1)
 
     def test_last4_is_the_codes_tail(self):
         assert rules.code_last4("ABCD-EFGH-JKMN-PQRS") == "PQRS"

@@ -1,14 +1,18 @@
 """template.yaml's rewards resources: least privilege per function, the delivery queue's dead-letter
-queue, the feed bucket's protections, the schedule. And the local services that read them."""
+queue, the table's stream and the outbox relay, the feed bucket's protections, the schedule. And the local
+services that read them."""
 
 from __future__ import annotations
 
+import datetime
+import json
+
 from local import template
-from local.rewards_services import rate_seconds, sqs_records
+from local.rewards_services import filter_patterns, matches, rate_seconds, sqs_records, stream_records
 
 REWARDS_FUNCTIONS = ("GetRewardsCatalogFunction", "RefreshRewardsCatalogFunction", "CreateRewardOrderFunction",
                      "GetRewardOrderFunction", "ListRewardOrdersFunction", "ResendRewardOrderFunction",
-                     "DeliverRewardEmailsFunction", "FailRewardDeliveriesFunction")
+                     "DeliverRewardEmailsFunction", "FailRewardDeliveriesFunction", "RelayOutboxFunction")
 
 
 def statements(logical_id: str) -> list[dict]:
@@ -25,7 +29,7 @@ def test_secrets_and_side_effects_are_granted_only_where_needed():
     assert holders("kms:Encrypt") == {"CreateRewardOrderFunction"}
     assert holders("kms:Decrypt") == {"CreateRewardOrderFunction", "DeliverRewardEmailsFunction"}
     assert holders("ses:SendEmail") == {"DeliverRewardEmailsFunction"}
-    assert holders("sqs:SendMessage") == {"CreateRewardOrderFunction", "ResendRewardOrderFunction"}
+    assert holders("sqs:SendMessage") == set()  # only the outbox relay sends, through its own role (below)
     assert holders("s3:GetObject") == {"RefreshRewardsCatalogFunction"}
 
 
@@ -38,7 +42,8 @@ def test_kms_use_is_bound_to_reward_codes_and_writes_to_the_rewards_partitions()
                 assert statement["Resource"] == {"Fn::GetAtt": ["RewardCodesKey", "Arn"]}
             if {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"} & set(statement["Action"]):
                 leading = statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]
-                assert all(k.startswith(("REWARD#", "REWARD_ORDER#", "IDEMPOTENCY#rewards_order")) for k in leading)
+                assert all(k == "REWARD#*" or k.startswith(("P#*#REWARD_ORDER#", "P#*#IDEMPOTENCY#reward_order#",
+                                                            "P#*#OUTBOX#reward_email#")) for k in leading)
             assert "*" not in str(statement.get("Action"))
 
 
@@ -91,3 +96,69 @@ def test_the_local_poller_builds_lambdas_sqs_event():
     assert record["messageId"] == "m1" and record["receiptHandle"] == "r1" and record["body"] == message["Body"]
     assert record["eventSource"] == "aws:sqs" and record["attributes"]["ApproximateReceiveCount"] == "2"
     assert record["eventSourceARN"].endswith(":q")
+
+
+# --- the transactional outbox ------------------------------------------------------------------------
+
+
+def relay_source() -> dict:
+    return template.functions()["RelayOutboxFunction"].events["Outbox"]
+
+
+def test_the_table_streams_new_images_and_requests_write_no_queue():
+    """Given the template, then the table's stream carries new images, and no API function may call SQS
+    (an order or a resend only writes its outbox record in its transaction)."""
+    assert template.resources()["Table"]["Properties"]["StreamSpecification"] == {"StreamViewType": "NEW_IMAGE"}
+    for fn in ("CreateRewardOrderFunction", "ResendRewardOrderFunction"):
+        assert "REWARDS_QUEUE_URL" not in template.functions()[fn].environment
+        assert not any(a.startswith("sqs:") for s in statements(fn) for a in s["Action"])
+
+
+def test_the_relay_reads_only_outbox_inserts_reports_item_failures_bisects_and_has_a_failure_destination():
+    source = relay_source()
+    assert source["Type"] == "DynamoDB"
+    props = source["Properties"]
+    assert props["Stream"] == {"Fn::GetAtt": ["Table", "StreamArn"]}
+    assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"] and props["BisectBatchOnFunctionError"] is True
+    assert props["DestinationConfig"]["OnFailure"]["Destination"] == {"Fn::GetAtt": ["RelayOutboxDLQ", "Arn"]}
+    assert props["MaximumRetryAttempts"] > 0 and props["MaximumRecordAgeInSeconds"] >= 600
+    assert filter_patterns(props) == [{"eventName": ["INSERT"], "dynamodb": {"NewImage": {"type": {"S": ["OUTBOX"]}}}}]
+    assert template.resources()["RelayOutboxDLQ"]["Properties"]["SqsManagedSseEnabled"] is True
+
+
+def test_the_relays_role_reads_only_the_stream_and_sends_only_to_its_two_queues():
+    role = template.resources()["RelayOutboxRole"]["Properties"]
+    assert template.resources()["RelayOutboxFunction"]["Properties"]["Role"] == {"Fn::GetAtt": ["RelayOutboxRole", "Arn"]}
+    [policy] = role["Policies"]
+    by_sid = {s["Sid"]: s for s in policy["PolicyDocument"]["Statement"]}
+    assert set(by_sid) == {"ReadTheTablesStream", "SendDeliveriesAndFailedBatches"}
+    assert by_sid["ReadTheTablesStream"]["Resource"] == {"Fn::GetAtt": ["Table", "StreamArn"]}
+    assert set(by_sid["ReadTheTablesStream"]["Action"]) == {"dynamodb:DescribeStream", "dynamodb:GetRecords",
+                                                             "dynamodb:GetShardIterator", "dynamodb:ListStreams"}
+    assert by_sid["SendDeliveriesAndFailedBatches"]["Action"] == ["sqs:SendMessage"]
+    assert by_sid["SendDeliveriesAndFailedBatches"]["Resource"] == [
+        {"Fn::GetAtt": ["RewardsDeliveryQueue", "Arn"]}, {"Fn::GetAtt": ["RelayOutboxDLQ", "Arn"]}]
+    assert all(s["Effect"] == "Allow" and "*" not in json.dumps(s["Action"]) for s in by_sid.values())
+    assert [str(a) for a in role["ManagedPolicyArns"]] == [
+        str({"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"}),
+        str({"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/AWSXrayWriteOnlyAccess"})]
+
+
+def _record(name: str, image: dict) -> dict:
+    return {"eventID": "e", "eventName": name, "eventSource": "aws:dynamodb",
+            "dynamodb": {"NewImage": image, "SequenceNumber": "7",
+                         "ApproximateCreationDateTime": datetime.datetime(2026, 11, 22, tzinfo=datetime.UTC)}}
+
+
+def test_the_local_stream_reader_applies_the_templates_filter_and_builds_lambdas_event():
+    """Given stream records as moto's GetRecords returns them, then the event has Lambda's shape (epoch
+    time, binaries as base64, the stream's ARN) and the template's filter passes only OUTBOX inserts."""
+    [pattern] = filter_patterns(relay_source()["Properties"])
+    outbox = {"type": {"S": "OUTBOX"}, "order_id": {"S": "ro_1"}}
+    order = {"type": {"S": "REWARD_ORDER"}, "code_ciphertext": {"B": b"\x00\x01"}}
+    event = stream_records([_record("INSERT", outbox), _record("INSERT", order), _record("MODIFY", outbox)],
+                           "arn:stream")["Records"]
+    assert [matches(pattern, r) for r in event] == [True, False, False]
+    assert event[0]["eventSourceARN"] == "arn:stream" and event[0]["dynamodb"]["ApproximateCreationDateTime"] == 1795305600
+    assert event[1]["dynamodb"]["NewImage"]["code_ciphertext"] == {"B": "AAE="}
+    assert matches({"dynamodb": {"NewImage": {"kind": [{"exists": False}]}}}, event[0])

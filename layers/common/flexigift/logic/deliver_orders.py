@@ -8,6 +8,10 @@ SES refuses, the order goes back to 'queued' and the message is retried (up to t
 maxReceiveCount, then the dead-letter queue). A worker that stops between sending and marking leaves the
 order 'sending': it is never sent again automatically; the dead-letter handler marks it failed, saying
 the outcome is unknown, and a person may resend it.
+
+A message names the order's program, order and round (the relay built it from the order's outbox record),
+so the worker reads the order by its program-scoped key. Messages arrive at least once (the relay may
+send one twice after a retry): the 'sending' claim keeps that to one email per round.
 """
 
 from __future__ import annotations
@@ -48,12 +52,12 @@ def _settled(order: dict[str, Any] | None, message: DeliveryMessage) -> str | No
 
 def deliver(message: DeliveryMessage) -> str:
     """Send one order's email at most once; returns what happened. Raises DeliveryDeferred to retry."""
-    order_id, delivery_round = message.order_id, message.delivery_round
-    log = {"order_id": order_id, "delivery_round": delivery_round}
-    order = store.get_order(order_id)
+    program_id, order_id, delivery_round = message.program_id, message.order_id, message.delivery_round
+    log = {"order_id": order_id, "delivery_round": delivery_round, "program_id": program_id}
+    order = store.get_order(program_id, order_id)
     skipped = _settled(order, message)
-    if skipped is None and not store.claim_delivery(order_id, delivery_round, now_iso()):
-        order = store.get_order(order_id)
+    if skipped is None and not store.claim_delivery(program_id, order_id, delivery_round, now_iso()):
+        order = store.get_order(program_id, order_id)
         skipped = _settled(order, message)
         if skipped is None:
             raise DeliveryDeferred("another try is sending this email, or stopped while sending it")
@@ -70,11 +74,11 @@ def deliver(message: DeliveryMessage) -> str:
         message_id = send_email(order["delivery_email"], email.subject, email.text, email.html)
     except Exception as exc:  # nothing was sent: let a later try send it
         reason = str(exc) if isinstance(exc, EmailNotSent) else f"{type(exc).__name__} while preparing the email"
-        store.release_claim(order_id, delivery_round, now_iso(), reason[:500])
+        store.release_claim(program_id, order_id, delivery_round, now_iso(), reason[:500])
         metrics.add_metric(name="EmailFailed", unit="Count", value=1)
         logger.warning("reward email not sent", extra={**log, "error": redact_emails(reason[:500])})
         raise DeliveryDeferred(reason) from None
-    if not store.mark_delivered(order_id, delivery_round, now_iso(), message_id):
+    if not store.mark_delivered(program_id, order_id, delivery_round, now_iso(), message_id):
         logger.error("reward email sent but the order could not be marked delivered", extra=log)
     metrics.add_metric(name="EmailSent", unit="Count", value=1)
     logger.info("reward email sent", extra={**log, "to": mask_email(order["delivery_email"]),
@@ -84,7 +88,7 @@ def deliver(message: DeliveryMessage) -> str:
 
 def give_up(message: DeliveryMessage) -> str:
     """A message reached the dead-letter queue: mark its round failed with the reason."""
-    order = store.get_order(message.order_id)
+    order = store.get_order(message.program_id, message.order_id)
     skipped = _settled(order, message)
     if skipped is not None:
         logger.info("dead-lettered delivery needs nothing", extra={"order_id": message.order_id, "reason": skipped})
@@ -98,8 +102,8 @@ def give_up(message: DeliveryMessage) -> str:
         reason = f"The email could not be sent after {attempts} attempt(s): {order['last_error']}"
     else:
         reason = "The email could not be delivered"
-    if not store.mark_failed(message.order_id, message.delivery_round, reason, now_iso()):
-        return _settled(store.get_order(message.order_id), message) or "changed"
+    if not store.mark_failed(message.program_id, message.order_id, message.delivery_round, reason, now_iso()):
+        return _settled(store.get_order(message.program_id, message.order_id), message) or "changed"
     metrics.add_metric(name="RewardEmailDeadLettered", unit="Count", value=1)
     logger.error("reward email failed for good", extra={"order_id": message.order_id,
                                                         "reason": redact_emails(reason)})

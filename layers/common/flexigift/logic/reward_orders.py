@@ -8,7 +8,7 @@ from typing import Any
 
 from flexigift.api import Caller
 from flexigift.errors import NotFound
-from flexigift.models.rewards import Order
+from flexigift.models.rewards import AddressChange, Order
 from flexigift.store import keys
 from flexigift.store import rewards as store
 from flexigift.store.wallet import decode_cursor, encode_cursor
@@ -25,13 +25,15 @@ def public_order(record: dict[str, Any]) -> Order:
         reward_code_last4=record["code_last4"], valid_till=record["valid_till"], created_at=record["created_at"],
         updated_at=record["updated_at"], delivered_at=record.get("delivered_at"),
         failure_reason=record.get("failure_reason"), resend_count=int(record.get("resend_count", 0)),
+        address_changes=[AddressChange(**change) for change in record.get("address_changes", [])],
     )
 
 
 def load_order(order_id: str, who: Caller) -> dict[str, Any]:
-    """An order of the caller's program (another program's order is as absent as an unknown one)."""
-    record = store.get_order(order_id) if ORDER_ID.fullmatch(order_id) else None
-    if record is None or record["program_id"] != who.program_id:
+    """An order of the caller's program. The key is built from the caller's program, so another program's
+    order is not even read: it is as absent as an unknown one (the same 404, the same message)."""
+    record = store.get_order(who.program_id, order_id) if ORDER_ID.fullmatch(order_id) else None
+    if record is None:
         raise NotFound(f"No rewards order with id {order_id}")
     return record
 

@@ -22,7 +22,7 @@ from pydantic import (
     model_validator,
 )
 
-from flexigift.models.common import LAZY, EmailAddress, RequestModel, ResponseModel, example
+from flexigift.models.common import LAZY, EmailAddress, Identifier, RequestModel, ResponseModel, example
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # newlines and tabs are fine in prose
 EXPIRATION = re.compile(r"^([1-9][0-9]{0,2}) (Day|Week|Month|Year)s?$")
@@ -225,6 +225,15 @@ class OrderPlaced(ResponseModel):
         return self.model_dump(mode="python", exclude_none=True)
 
 
+class AddressChange(ResponseModel):
+    """A change of an order's delivery_email, as recorded on the order: never an address in clear."""
+
+    changed_at: str
+    key_id: str = Field(description="The API key that made the change")
+    old_email: str = Field(description="The previous address, masked (j***@example.com)")
+    new_email: str = Field(description="The new address, masked")
+
+
 class Order(ResponseModel):
     """An order as the orders API shows it: never the code, only its last 4 characters."""
 
@@ -246,6 +255,9 @@ class Order(ResponseModel):
     delivered_at: Optional[str] = None
     failure_reason: Optional[str] = None
     resend_count: int = 0
+    address_changes: list[AddressChange] = Field(
+        default=[], description="Each change of delivery_email (made by a resend of a failed order), oldest first; "
+                                "both addresses masked")
 
 
 class OrderEnvelope(ResponseModel):
@@ -255,9 +267,11 @@ class OrderEnvelope(ResponseModel):
 
 
 class DeliveryMessage(BaseModel):
-    """What the delivery queue carries: which order and which delivery round. Never the code."""
+    """What the delivery queue carries: which order of which program, and which delivery round (the order's
+    key is built from program and order, so a worker reads only that program's item). Never the code."""
 
     model_config = ConfigDict(LAZY, extra="forbid")
 
+    program_id: Identifier
     order_id: Annotated[str, StringConstraints(pattern=r"^ro_[0-9a-f]{20}$")]
     delivery_round: Annotated[StrictInt, Field(ge=1)]

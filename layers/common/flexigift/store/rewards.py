@@ -1,17 +1,22 @@
-"""Storage of the Giftcard Rewards: catalog items, programs, orders, resend counters, and the Powertools
-idempotency records of POST /rewards/order. The only code of the rewards that knows DynamoDB.
+"""Storage of the Giftcard Rewards: catalog items, programs, orders, resend counters, and the outbox records
+of email deliveries. The only code of the rewards that knows DynamoDB.
 
 Catalog item  PK=REWARD#<id>            GSI1 REWARD / <id:012> (all)   GSI2 REWARD#country#<CC> / <id:012>
                                         (GSI2 only while available: a sparse index, so the catalog of a
                                         country is one Query of available items and nothing else)
 Program       PK=PROGRAM#<id>
-Order         PK=REWARD_ORDER#<id>      GSI1 REWARD_ORDER#program#<program> / <created_at>#<id>
-Resend count  PK=REWARD_ORDER#<id>  SK=RESENDS#<hour>  (TTL expires_at)
+Order         PK=P#<program>#REWARD_ORDER#<id>    GSI1 P#<program>#REWARD_ORDER / <created_at>#<id>
+Resend count  PK=P#<program>#REWARD_ORDER#<id>  SK=RESENDS#<hour>  (TTL expires_at)
+Order's key   PK=P#<program>#IDEMPOTENCY#reward_order#<Idempotency-Key>  (the claim: request hash, order id)
+Outbox        PK=P#<program>#OUTBOX#reward_email#<order id>#<round>  (TTL expires_at; the stream relays it)
+
+Every order function takes the program: an order of another program cannot be read or written with it.
+An order, its Idempotency-Key's claim and its outbox record are written by one transaction (tx_* add their
+item to a Transaction; logic commits it).
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -117,14 +122,6 @@ def withdraw_reward(rewards_id: int, expected_hash: str | None, updated_at: str)
 # --- programs ------------------------------------------------------------------------------------
 
 
-def get_program_and_reward(program_id: str, rewards_id: int) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
-    """What an order is checked against, in one BatchGetItem: the caller's program and the catalog item."""
-    program_key, reward_key = keys.program_key(program_id), keys.reward_key(rewards_id)
-    found = batch_get([program_key, reward_key])
-    program, reward = found_in(found, program_key), found_in(found, reward_key)
-    return (_record(program) if program else None), (_record(reward) if reward else None)
-
-
 def get_program(program_id: str) -> dict[str, Any] | None:
     item = get_item(keys.program_key(program_id))
     return _record(item) if item else None
@@ -138,22 +135,55 @@ def put_program(program_id: str, delivery_methods: list[int], updated_at: str) -
 
 # --- orders --------------------------------------------------------------------------------------
 
-
-def insert_order(record: dict[str, Any]) -> None:
-    item = {**record, **keys.reward_order_key(record["order_id"]), "type": keys.REWARD_ORDER_TYPE,
-            "GSI1PK": keys.reward_orders_partition(record["program_id"]),
-            "GSI1SK": keys.reward_order_sort(record["created_at"], record["order_id"])}
-    dynamodb().put_item(TableName=table_name(), Item=to_attr(item), ConditionExpression="attribute_not_exists(PK)")
+OUTBOX_TTL_SECONDS = 7 * 24 * 3600   # an outbox record is relayed within seconds; kept a week to look at
 
 
-def get_order(order_id: str) -> dict[str, Any] | None:
-    item = get_item(keys.reward_order_key(order_id))
+def get_order_inputs(program_id: str, rewards_id: int, claim_key: dict[str, str] | None,
+                     ) -> tuple[dict[str, Any] | None, dict[str, Any] | None, dict[str, Any] | None]:
+    """What an order is checked against, in one BatchGetItem: the caller's program, the catalog item and,
+    with an Idempotency-Key, its claim (None where there is no such item)."""
+    program_key, reward_key = keys.program_key(program_id), keys.reward_key(rewards_id)
+    found = batch_get([program_key, reward_key, *([claim_key] if claim_key else [])])
+    program, reward = found_in(found, program_key), found_in(found, reward_key)
+    claim = found_in(found, claim_key) if claim_key else None
+    return (_record(program) if program else None), (_record(reward) if reward else None), claim
+
+
+def tx_insert_order(tx: Transaction, record: dict[str, Any]) -> None:
+    """A new order (label 'order'); its id is new, so the condition only guards against a collision."""
+    program_id, order_id = record["program_id"], record["order_id"]
+    item = {**record, **keys.reward_order_key(program_id, order_id), "type": keys.REWARD_ORDER_TYPE,
+            "GSI1PK": keys.reward_orders_partition(program_id),
+            "GSI1SK": keys.reward_order_sort(record["created_at"], order_id)}
+    tx.put("order", item, condition="attribute_not_exists(PK)")
+
+
+def outbox_email(program_id: str, order_id: str, delivery_round: int, created_at: str, now: float) -> dict[str, Any]:
+    """The outbox record that asks for one delivery round of an email order (what the relay puts on the
+    delivery queue: program, order and round, never the code or the address)."""
+    return {**keys.reward_email_outbox_key(program_id, order_id, delivery_round), "type": keys.OUTBOX_TYPE,
+            "kind": "reward_email", "program_id": program_id, "order_id": order_id,
+            "delivery_round": delivery_round, "created_at": created_at,
+            keys.TTL_ATTRIBUTE: int(now) + OUTBOX_TTL_SECONDS}
+
+
+def tx_put_outbox(tx: Transaction, record: dict[str, Any]) -> None:
+    """Label 'outbox'. One record per round: a round already in the outbox fails the transaction."""
+    tx.put("outbox", record, condition="attribute_not_exists(PK)")
+
+
+def order_record(item: dict[str, Any] | None) -> dict[str, Any] | None:
+    """An order as the logic sees it, from its item as read (None: no such order)."""
     if item is None or item.get("type") != keys.REWARD_ORDER_TYPE:
         return None
     record = _record(item)
     if "code_ciphertext" in record:  # boto3's Binary -> bytes
         record["code_ciphertext"] = bytes(getattr(record["code_ciphertext"], "value", record["code_ciphertext"]))
     return record
+
+
+def get_order(program_id: str, order_id: str) -> dict[str, Any] | None:
+    return order_record(get_item(keys.reward_order_key(program_id, order_id)))
 
 
 def list_orders(program_id: str, limit: int,
@@ -164,16 +194,16 @@ def list_orders(program_id: str, limit: int,
     return [_record(i) for i in items], last
 
 
-def claim_delivery(order_id: str, delivery_round: int, now: str) -> bool:
+def claim_delivery(program_id: str, order_id: str, delivery_round: int, now: str) -> bool:
     """The 'sending' marker: only one worker may send a round's email, and only once."""
-    return _update(keys.reward_order_key(order_id),
+    return _update(keys.reward_order_key(program_id, order_id),
                    "SET delivery_status = :sending, sending_at = :now, updated_at = :now ADD attempts :one",
                    "delivery_round = :round AND delivery_status = :queued",
                    sending="sending", queued="queued", now=now, one=1, round=delivery_round)
 
 
-def mark_delivered(order_id: str, delivery_round: int, now: str, message_id: str) -> bool:
-    return _update(keys.reward_order_key(order_id),
+def mark_delivered(program_id: str, order_id: str, delivery_round: int, now: str, message_id: str) -> bool:
+    return _update(keys.reward_order_key(program_id, order_id),
                    "SET delivery_status = :delivered, order_status = :complete, delivered_at = :now, "
                    "updated_at = :now, email_message_id = :mid REMOVE last_error, failure_reason",
                    "delivery_round = :round AND delivery_status = :sending",
@@ -181,66 +211,59 @@ def mark_delivered(order_id: str, delivery_round: int, now: str, message_id: str
                    sending="sending")
 
 
-def release_claim(order_id: str, delivery_round: int, now: str, error: str) -> bool:
+def release_claim(program_id: str, order_id: str, delivery_round: int, now: str, error: str) -> bool:
     """The send failed for certain: back to 'queued' so the queue's next try may send it."""
-    return _update(keys.reward_order_key(order_id),
+    return _update(keys.reward_order_key(program_id, order_id),
                    "SET delivery_status = :queued, last_error = :error, updated_at = :now",
                    "delivery_round = :round AND delivery_status = :sending",
                    queued="queued", error=error, now=now, round=delivery_round, sending="sending")
 
 
-def mark_failed(order_id: str, delivery_round: int, reason: str, now: str) -> bool:
-    """Give up on a round (dead-lettered, or it could not be queued). Never undoes a delivery."""
-    return _update(keys.reward_order_key(order_id),
+def mark_failed(program_id: str, order_id: str, delivery_round: int, reason: str, now: str) -> bool:
+    """Give up on a round (dead-lettered). Never undoes a delivery."""
+    return _update(keys.reward_order_key(program_id, order_id),
                    "SET delivery_status = :failed, order_status = :failed, failure_reason = :reason, "
                    "failed_at = :now, updated_at = :now",
                    "delivery_round = :round AND delivery_status <> :delivered",
                    failed="failed", reason=reason, now=now, round=delivery_round, delivered="delivered")
 
 
-def tx_count_resend(tx: Transaction, order_id: str, window: str, limit: int, expires_at: int) -> None:
-    tx.update("resend_limit", keys.resend_window_key(order_id, window),
+def tx_count_resend(tx: Transaction, program_id: str, order_id: str, window: str, limit: int, expires_at: int) -> None:
+    tx.update("resend_limit", keys.resend_window_key(program_id, order_id, window),
               "ADD resends :one SET expires_at = if_not_exists(expires_at, :exp), #t = :type",
               condition="attribute_not_exists(resends) OR resends < :limit", names={"#t": "type"},
               vals={"one": 1, "exp": expires_at, "limit": limit, "type": "RESENDS"})
 
 
-def tx_requeue(tx: Transaction, order: dict[str, Any], delivery_email: str, now: str) -> None:
-    """Start the next delivery round of an email order that is delivered or failed."""
-    tx.update("order", keys.reward_order_key(order["order_id"]),
-              "SET delivery_round = :next, delivery_status = :queued, order_status = :pending, "
-              "delivery_email = :email, updated_at = :now, attempts = :zero "
-              "ADD resend_count :one REMOVE failure_reason, last_error, delivered_at, failed_at",
-              condition="delivery_round = :round AND delivery_status IN (:delivered, :failed)",
-              vals={"next": int(order["delivery_round"]) + 1, "queued": "queued", "pending": "pending",
-                    "email": delivery_email, "now": now, "zero": 0, "one": 1, "round": int(order["delivery_round"]),
-                    "delivered": "delivered", "failed": "failed"})
+def tx_requeue(tx: Transaction, order: dict[str, Any], delivery_email: str, now: str,
+               address_change: dict[str, str] | None = None) -> None:
+    """Start the next delivery round of an email order that is delivered or failed (label 'order'); with
+    `address_change`, the order was failed and goes to a new address, and the change is appended to its
+    address_changes (the condition then also requires the round to have failed and the old address)."""
+    expression = ("SET delivery_round = :next, delivery_status = :queued, order_status = :pending, "
+                  "delivery_email = :email, updated_at = :now, attempts = :zero")
+    condition = "delivery_round = :round AND delivery_status IN (:delivered, :failed)"
+    vals: dict[str, Any] = {"next": int(order["delivery_round"]) + 1, "queued": "queued", "pending": "pending",
+                            "email": delivery_email, "now": now, "zero": 0, "one": 1,
+                            "round": int(order["delivery_round"]), "delivered": "delivered", "failed": "failed"}
+    if address_change is not None:
+        expression += ", address_changes = list_append(if_not_exists(address_changes, :none), :change)"
+        condition = "delivery_round = :round AND delivery_status = :failed AND delivery_email = :old"
+        vals.update(none=[], change=[address_change], old=order["delivery_email"])
+        del vals["delivered"]
+    tx.update("order", keys.reward_order_key(order["program_id"], order["order_id"]),
+              f"{expression} ADD resend_count :one REMOVE failure_reason, last_error, delivered_at, failed_at",
+              condition=condition, vals=vals)
 
 
-def requeued(order: dict[str, Any], delivery_email: str, now: str) -> dict[str, Any]:
+def requeued(order: dict[str, Any], delivery_email: str, now: str,
+             address_change: dict[str, str] | None = None) -> dict[str, Any]:
     """The order as tx_requeue writes it, from the order as read (tx_requeue's condition: unchanged since)."""
     record = {k: v for k, v in order.items()
               if k not in ("failure_reason", "last_error", "delivered_at", "failed_at")}
     record.update(delivery_round=int(order["delivery_round"]) + 1, delivery_status="queued", order_status="pending",
                   delivery_email=delivery_email, updated_at=now, attempts=0,
                   resend_count=int(order.get("resend_count", 0)) + 1)
+    if address_change is not None:
+        record["address_changes"] = [*order.get("address_changes", []), address_change]
     return record
-
-
-# --- idempotency (Powertools) --------------------------------------------------------------------
-
-
-def idempotency_store() -> Any:
-    """The Powertools persistence layer of POST /rewards/order, in the single table. Built on first use
-    (never at import) and again whenever the cached DynamoDB client is replaced (tests switch backends)."""
-    return _persistence_layer(dynamodb(), table_name())
-
-
-@lru_cache(maxsize=4)
-def _persistence_layer(client: Any, table: str) -> Any:
-    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
-
-    return DynamoDBPersistenceLayer(table_name=table, key_attr="PK", sort_key_attr="SK",
-                                    static_pk_value=keys.REWARD_ORDER_IDEMPOTENCY_PARTITION,
-                                    expiry_attr=keys.TTL_ATTRIBUTE, boto3_client=client)
-
