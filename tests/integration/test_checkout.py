@@ -5,6 +5,7 @@ what is answered; a refused request must leave the table exactly as it was."""
 from __future__ import annotations
 
 import threading
+import uuid
 from decimal import Decimal
 from typing import Any
 
@@ -33,8 +34,17 @@ def register_user(user: dict = JACK) -> int:
     return body["id"]
 
 
+def as_issuer(event: dict, issuer: str) -> dict:
+    """The event as sent by the issuer key of `issuer` (the samples carry Kohls'): a card or product is
+    registered and changed by its own issuer's key."""
+    event["requestContext"]["authorizer"].update(key_id=f"key_{issuer.lower()}", principalId=f"key_{issuer.lower()}",
+                                                 scopes="issuer", issuer=issuer)
+    return event
+
+
 def register_card(**overrides: Any) -> int:
-    status, body, _ = call("create_gift_card", api_event("create_gift_card", body={**KOHLS_CARD, **overrides}))
+    card = {**KOHLS_CARD, **overrides}
+    status, body, _ = call("create_gift_card", as_issuer(api_event("create_gift_card", body=card), card["issuer"]))
     assert status == 201, body
     return body["id"]
 
@@ -53,6 +63,20 @@ def register_product(product: dict = DOG_BED) -> None:
 def patch_card(number: int, **changes: Any) -> dict:
     status, body, _ = call("update_gift_card", api_event("update_gift_card", body=changes, path_id=number))
     assert status == 200, body
+    return body
+
+
+def record_activity(number: int, activity_type: str, amount: Any, key: str | None = None):
+    """POST /gift_cards/{id}/activities by the card's issuer (Kohls): the one way a balance is changed by hand."""
+    event = api_event("create_gift_card_activity", path_id=number,
+                      body={"type": activity_type, "amount": amount, "reason": "test"})
+    event["headers"]["Idempotency-Key"] = key or str(uuid.uuid4())
+    return call("create_gift_card_activity", event)
+
+
+def adjust(number: int, activity_type: str, amount: Any) -> dict:
+    status, body, _ = record_activity(number, activity_type, amount)
+    assert status == 201, body
     return body
 
 
@@ -82,10 +106,15 @@ def pay(body: dict = BASKET, key: str | None = "key-0001", scopes: str = "checko
     return call("create_payment", event)
 
 
-def refund(payment_id: str, body: dict | None = None, key: str | None = None):
+NEW_KEY = object()
+
+
+def refund(payment_id: str, body: dict | None = None, key: Any = NEW_KEY):
+    """A refund under its own fresh Idempotency-Key (a refund requires one), the given key, or none (None)."""
     event = api_event("create_refund", body=body if body is not None else {}, path_id=payment_id)
+    event["headers"].pop("Idempotency-Key", None)
     if key is not None:
-        event["headers"]["Idempotency-Key"] = key
+        event["headers"]["Idempotency-Key"] = str(uuid.uuid4()) if key is NEW_KEY else key
     return call("create_refund", event)
 
 
@@ -109,7 +138,7 @@ def balance(aws, number: int) -> Decimal:
 
 def ledger(aws, number: int) -> list[dict]:
     response = aws.query(TableName=TABLE, KeyConditionExpression="PK = :pk AND begins_with(SK, :a)",
-                         ExpressionAttributeValues={":pk": {"S": f"CARD#{number}"}, ":a": {"S": "ACTIVITY#"}},
+                         ExpressionAttributeValues={":pk": {"S": f"P#default#CARD#{number}"}, ":a": {"S": "ACTIVITY#"}},
                          ConsistentRead=True)
     return [from_attr(i) for i in response["Items"]]
 
@@ -224,7 +253,7 @@ class TestPayment:
             ("ACTIVATE", D("250"), None), ("REDEEM", D("-50"), payment["id"])]
         stored_payment = stored(aws, f"P#default#PAYMENT#{payment['id']}", "PAYMENT")
         assert stored_payment["amount"] == D("50") and stored_payment["status"] == "captured"
-        claim = stored(aws, "P#default#IDEMPOTENCY#key_sample#payment#key-0001", "IDEMPOTENCY")
+        claim = stored(aws, "P#default#IDEMPOTENCY#payment#key-0001", "IDEMPOTENCY")
         assert claim["payment_id"] == payment["id"] and len(claim["request_hash"]) == 64
 
         status, fetched, _ = get_payment(payment["id"])
@@ -300,9 +329,9 @@ class TestPayment:
         (number,) = jack_with_cards(KOHLS_CARD)
         from flexigift.models.checkout import PaymentCreate
 
-        stale = checkout._read_wallet(PaymentCreate(**BASKET))
+        stale = checkout._read_wallet("default", PaymentCreate(**BASKET))
         patch_card(number, state="BLOCKED")
-        monkeypatch.setattr(checkout, "_read_wallet", lambda body, first=None: stale)
+        monkeypatch.setattr(checkout, "_read_wallet", lambda program_id, body, first=None: stale)
         before = snapshot(aws)
         status, body, _ = pay()
         assert status == 409 and body["error"]["code"] == "insufficient_funds"
@@ -313,15 +342,15 @@ class TestPayment:
         """Given a payment whose every plan is stale (the card's version moved on after the read), when the
         retry budget runs out, then 409 conflict saying to retry with the same key, nothing is written, and
         that Idempotency-Key is still free: the same request, once the race is over, is captured."""
-        from flexigift.logic import checkout
+        from flexigift.logic import checkout, retries
         from flexigift.models.checkout import PaymentCreate
 
         (number,) = jack_with_cards(KOHLS_CARD)
-        stale = checkout._read_wallet(PaymentCreate(**BASKET))
+        stale = checkout._read_wallet("default", PaymentCreate(**BASKET))
         assert pay(key="key-earlier")[0] == 201  # the card's version moves past the stale read
-        monkeypatch.setattr(checkout, "_read_wallet", lambda body, first=None: stale)
-        monkeypatch.setattr(checkout, "_reread_cards", lambda current: stale)
-        monkeypatch.setattr(checkout, "RETRY_SECONDS", 0.2)
+        monkeypatch.setattr(checkout, "_read_wallet", lambda program_id, body, first=None: stale)
+        monkeypatch.setattr(checkout, "_reread_cards", lambda program_id, current: stale)
+        monkeypatch.setattr(retries, "RETRY_SECONDS", 0.2)
         before = snapshot(aws)
         status, body, _ = pay(key="key-later")
         assert status == 409 and body["error"]["code"] == "conflict", body
@@ -390,13 +419,29 @@ class TestIdempotency:
         assert_error(body, "idempotency_key_reused", "Idempotency-Key")
         assert snapshot(aws) == before and balance(aws, number) == D("200")
 
-    def test_keys_belong_to_the_api_key_that_used_them(self, aws):
-        """Given key K used by one API key, when another API key sends K, then that is a new payment."""
+    def test_keys_belong_to_the_program_so_a_retry_from_another_api_key_is_a_replay(self, aws):
+        """Given key K used by one API key of the program, when another API key of the same program sends the
+        same request with K (a retry from another instance of the app), then it gets the same payment and
+        nothing more is debited: Idempotency-Keys are the program's, per operation."""
         (number,) = jack_with_cards(KOHLS_CARD)
         a = pay(key="shared", key_id="key_merchant_a")
         b = pay(key="shared", key_id="key_merchant_b")
-        assert a[0] == b[0] == 201 and a[1]["id"] != b[1]["id"]
-        assert balance(aws, number) == D("150")
+        assert a[0] == b[0] == 201 and a[1]["id"] == b[1]["id"]
+        assert b[2]["Idempotent-Replayed"] == "true"
+        assert balance(aws, number) == D("200") and len(items_of_type(aws, "PAYMENT")) == 1
+        assert stored(aws, "P#default#IDEMPOTENCY#payment#shared", "IDEMPOTENCY")["payment_id"] == a[1]["id"]
+
+    def test_another_programs_key_of_the_same_name_is_its_own(self, aws):
+        """Given key K used in the default program, when a key of another program sends K, then it is not a
+        replay of the default program's payment: that program has no such user (404), and nothing is debited."""
+        (number,) = jack_with_cards(KOHLS_CARD)
+        _, payment, _ = pay(key="shared")
+        event = api_event("create_payment", body=BASKET)
+        event["headers"]["Idempotency-Key"] = "shared"
+        event["requestContext"]["authorizer"].update(program_id="acme", key_id="key_acme")
+        status, body, _ = call("create_payment", event)
+        assert status == 404 and payment["id"] not in repr(body)
+        assert balance(aws, number) == D("200") and len(items_of_type(aws, "PAYMENT")) == 1
 
     def test_a_missing_or_malformed_key_is_refused_before_anything_happens(self, aws):
         (number,) = jack_with_cards(KOHLS_CARD)
@@ -412,7 +457,7 @@ class TestIdempotency:
         payment goes through (the key was never stored)."""
         (number,) = jack_with_cards({"balance": 40})
         assert pay(key="later")[0] == 409
-        patch_card(number, balance=60)
+        adjust(number, "LOAD", 20)  # the card's issuer loads it to 60
         status, payment, headers = pay(key="later")
         assert status == 201 and headers["Idempotent-Replayed"] == "false"
         assert balance(aws, number) == D("10")
@@ -490,6 +535,17 @@ class TestRefunds:
         assert balance(aws, number) == D("205")
         assert refund(payment["id"], {"amount": 6}, key="refund-1")[0] == 422
 
+    def test_a_refund_without_an_idempotency_key_is_400_naming_the_header_and_credits_nothing(self, aws):
+        (number,) = jack_with_cards(KOHLS_CARD)
+        _, payment, _ = pay()
+        before = snapshot(aws)
+        for key in (None, ""):
+            status, body, _ = refund(payment["id"], {"amount": 5}, key=key)
+            assert status == 400
+            assert_error(body, "bad_request", "Idempotency-Key")
+            assert "Idempotency-Key" in body["error"]["message"]
+        assert snapshot(aws) == before and balance(aws, number) == D("200")
+
     def test_unknown_payment_and_bad_amounts(self, aws):
         jack_with_cards(KOHLS_CARD)
         _, payment, _ = pay()
@@ -504,26 +560,36 @@ class TestRefunds:
 
 class TestLedger:
     def test_the_ledger_reconciles_after_every_kind_of_change(self, aws):
-        """Given a card registered with 100, when it pays, is adjusted by PATCH and PUT, is refunded and pays
-        again, then after each step the balance equals the sum of its ledger, and the ledger lists each change
-        in order with its type."""
+        """Given a card registered with 100, when it pays, is adjusted up and down through its activities, is
+        refunded and pays again, then after each step the balance equals the sum of its ledger, and the ledger
+        lists each change in order with its type. A PATCH or PUT that sends another balance changes nothing;
+        one that sends the stored balance changes the rest and writes no entry."""
         (number,) = jack_with_cards({"balance": 100}, products=(DOG_BED, TREAT))
         treat = {**BASKET, "items": [{"product_id": "kohls-treat-007", "quantity": 3}]}
         _, first, _ = pay(treat, key="k1")
         assert_reconciles(aws, number)
-        patch_card(number, balance="90.50")
+        before = snapshot(aws)
+        status, body, _ = call("update_gift_card", api_event("update_gift_card", body={"balance": "90.50"},
+                                                             path_id=number))
+        assert status == 422 and body["error"]["fields"][0]["type"] == "balance_not_settable", body
+        assert f"/gift_cards/{number}/activities" in body["error"]["message"]
+        assert snapshot(aws) == before
+        assert adjust(number, "ADJUST_INCREMENT", "11.50")["balance"] == D("90.50")
         assert_reconciles(aws, number)
         patch_card(number, state="BLOCKED")  # not a balance change: no entry
-        patch_card(number, state="ACTIVE")
-        status, body, _ = call("replace_gift_card", api_event("replace_gift_card", path_id=number, body={
-            **KOHLS_CARD, "balance": "80.25"}))
-        assert status == 200, body
+        patch_card(number, state="ACTIVE", balance="90.50")  # the stored balance, sent back: accepted
+        put = api_event("replace_gift_card", path_id=number, body={**KOHLS_CARD, "balance": "80.25"})
+        status, body, _ = call("replace_gift_card", put)
+        assert status == 422 and body["error"]["fields"][0]["field"] == "balance"
+        assert adjust(number, "ADJUST_DECREMENT", "10.25")["balance"] == D("80.25")
+        status, body, _ = call("replace_gift_card", put)  # now the stored balance: accepted, no entry
+        assert status == 200 and body["balance"] == D("80.25") and body["state"] == "ACTIVE", body
         refund(first["id"], {"amount": "1.50"})
         _, second, _ = pay(treat, key="k2")
         entries = assert_reconciles(aws, number)
         assert [(e["activity_type"], e["amount"]) for e in entries] == [
-            ("ACTIVATE", D("100")), ("REDEEM", D("-21")), ("ADJUST", D("11.50")), ("ADJUST", D("-10.25")),
-            ("REFUND", D("1.50")), ("REDEEM", D("-21"))]
+            ("ACTIVATE", D("100")), ("REDEEM", D("-21")), ("ADJUST_INCREMENT", D("11.50")),
+            ("ADJUST_DECREMENT", D("-10.25")), ("REFUND", D("1.50")), ("REDEEM", D("-21"))]
         assert balance(aws, number) == D("60.75")
 
     def test_activities_are_listed_oldest_first_in_pages_with_a_link_header(self, aws):
@@ -564,7 +630,7 @@ class TestLedger:
 class TestRoutes:
     @pytest.mark.parametrize("resource, method, allowed", [
         ("/checkout/quote", "GET", "POST"), ("/payments", "GET", "POST"), ("/payments/{id}", "DELETE", "GET"),
-        ("/payments/{id}/refunds", "GET", "POST"), ("/gift_cards/{id}/activities", "POST", "GET")])
+        ("/payments/{id}/refunds", "GET", "POST"), ("/gift_cards/{id}/activities", "DELETE", "GET,POST")])
     def test_a_wrong_method_is_405_with_allow(self, aws, resource, method, allowed):
         event = load_event("route_fallback")
         event.update({"resource": resource, "path": resource.replace("{id}", "1"), "httpMethod": method})
@@ -618,10 +684,10 @@ class TestConcurrency:
         budget is widened here, since what this test proves is the arithmetic under contention, not speed
         (a loser that spent the budget answers 409 and charges nothing: tested with the budget below)."""
         from flexigift.errors import Conflict
-        from flexigift.logic import checkout
+        from flexigift.logic import retries
         from flexigift.logic.checkout import create_payment
 
-        monkeypatch.setattr(checkout, "RETRY_SECONDS", 120.0)
+        monkeypatch.setattr(retries, "RETRY_SECONDS", 120.0)
         from flexigift.models.checkout import PaymentCreate
 
         (number,) = jack_with_cards({"balance": 100}, products=(TREAT,))
