@@ -16,6 +16,7 @@ from tests.integration.test_checkout import (
     JACK,
     KOHLS_CARD,
     activities,
+    adjust,
     assert_reconciles,
     jack_with_cards,
     ledger,
@@ -60,7 +61,7 @@ class TestOneUpdateItem:
         assert ops == ["UpdateItem"]
         after = stored(aws, f"P#default#USER#{number}", "USER")
         assert after["version"] == before["version"] + 1
-        assert after["GSI4PK"] == "USER#email#jack.new@example.com" and after["created_at"] == before["created_at"]
+        assert after["GSI4PK"] == "P#default#USER#email#jack.new@example.com" and after["created_at"] == before["created_at"]
         status, found, _ = call("list_users", api_event("list_users", query={"email": "jack.new@example.com"}))
         assert status == 200 and [u["id"] for u in found] == [number]
 
@@ -90,10 +91,12 @@ class TestOneUpdateItem:
 
     def test_a_product_rename_moves_its_guard_and_a_taken_name_is_409_with_nothing_written(self, aws):
         """Given two products, when one is renamed to a free product_id, then its guard moves in the same
-        transaction; when renamed to the other's product_id, then 409 and nothing changes."""
+        transaction; when renamed to the other's product_id, then 409 and nothing changes. The issuer key's
+        PATCH names its issuer, so the UpdateItem's condition holds the binding and no read comes first."""
         register_product()
         register_product({**DOG_BED, "product_id": "kohls-bowl-002"})
-        (status, body), ops = counted(aws, patch, "update_product", 1, {"product_id": "kohls-dogbed-009"})
+        (status, body), ops = counted(aws, patch, "update_product", 1, {"product_id": "kohls-dogbed-009",
+                                                                      "eligible_issuer": "Kohls"})
         assert status == 200 and body["product_id"] == "kohls-dogbed-009"
         assert ops == ["UpdateItem", "TransactWriteItems"]  # the failed condition returned the product
         assert stored(aws, "P#default#UNIQUE#PRODUCT#kohls-dogbed-001", "UNIQUE") is None
@@ -103,30 +106,36 @@ class TestOneUpdateItem:
         assert status == 409 and body["error"]["fields"][0]["field"] == "product_id"
         assert all_items(aws) == before
 
-    def test_a_card_put_with_the_same_balance_writes_no_ledger_entry_and_a_new_balance_writes_one(self, aws):
+    def test_a_card_put_with_the_same_balance_is_one_update_and_another_balance_writes_nothing(self, aws):
         """Given a card of 250, when it is PUT with balance 250 and a new expiry, then one UpdateItem and no
-        ledger entry; when PUT with 200, then the balance change is an ADJUST entry at the new version."""
+        ledger entry; when PUT with 200, then 422 after that one UpdateItem (its condition held the balance)
+        and nothing is written; the change is an ADJUST_DECREMENT activity, an entry at the new version."""
         register_user()
         number = register_card()
         body = {**KOHLS_CARD, "expiry_date": "2031-01-31"}
         (status, answer), ops = counted(aws, put, "replace_gift_card", number, body)
         assert status == 200 and answer["expiry_date"] == "2031-01-31" and ops == ["UpdateItem"]
         assert [e["activity_type"] for e in ledger(aws, number)] == ["ACTIVATE"]
+        before = all_items(aws)
         (status, answer), ops = counted(aws, put, "replace_gift_card", number, {**body, "balance": "200.00"})
-        assert status == 200 and answer["balance"] == 200
-        assert ops == ["UpdateItem", "TransactWriteItems"]
+        assert status == 422 and answer["error"]["fields"][0]["type"] == "balance_not_settable"
+        assert ops == ["UpdateItem"] and all_items(aws) == before
+        activity, ops = counted(aws, adjust, number, "ADJUST_DECREMENT", 50)
+        assert activity["balance"] == 200 and ops.count("TransactWriteItems") == 1 and "Scan" not in ops
         entries = assert_reconciles(aws, number)
-        assert entries[-1]["activity_type"] == "ADJUST" and entries[-1]["amount"] == D("-50")
+        assert entries[-1]["activity_type"] == "ADJUST_DECREMENT" and entries[-1]["amount"] == D("-50")
         assert entries[-1]["sequence"] == stored(aws, f"P#default#CARD#{number}", "CARD")["version"]
 
     def test_a_card_changed_between_the_failed_update_and_the_transaction_is_read_again(self, aws, monkeypatch):
-        """Given a balance change whose UpdateItem returned the card as it was, when another request blocks the
-        card before the transaction, then the transaction's version condition fails, the request starts again
-        from a fresh read, and neither change is lost; the ledger still reconciles."""
+        """Given a move to another owner whose UpdateItem returned the card as it was (its condition held the
+        owner), when another request blocks the card before the transaction, then the transaction's version
+        condition fails, the request starts again from a fresh read, and neither change is lost; the owners'
+        counts follow and the ledger is untouched."""
         from flexigift.logic import records
         from flexigift.store import wallet
 
         register_user()
+        register_user({**JACK, "user_id": "user007", "amazon_id": "amz7", "email": "jill@example.com"})
         number = register_card()
         real = wallet.update_in_place
         raced = []
@@ -140,12 +149,14 @@ class TestOneUpdateItem:
             return result
 
         monkeypatch.setattr(records.wallet, "update_in_place", update_then_race)
-        status, answer = patch("update_gift_card", number, {"balance": "100.00"})
-        assert status == 200 and answer["balance"] == 100 and answer["state"] == "BLOCKED"
+        status, answer = patch("update_gift_card", number, {"user_id": "user007", "issuer": "Kohls"})
+        assert raced, "the single UpdateItem was not tried"
+        assert status == 200 and answer["user_id"] == "user007" and answer["state"] == "BLOCKED", answer
         card = stored(aws, f"P#default#CARD#{number}", "CARD")
-        assert card["state"] == "BLOCKED" and card["balance"] == D("100")
-        entries = assert_reconciles(aws, number)
-        assert [e["activity_type"] for e in entries] == ["ACTIVATE", "ADJUST"] and entries[-1]["sequence"] == card["version"]
+        assert card["state"] == "BLOCKED" and card["user_id"] == "user007" and card["balance"] == D("250")
+        assert stored(aws, "P#default#UNIQUE#USER#user006", "UNIQUE")["card_count"] == 0
+        assert stored(aws, "P#default#UNIQUE#USER#user007", "UNIQUE")["card_count"] == 1
+        assert [e["activity_type"] for e in assert_reconciles(aws, number)] == ["ACTIVATE"]
 
     def test_a_linked_cards_owner_cannot_change_through_the_single_update(self, aws):
         """Given a linked card, when a PATCH moves it to another user, then 409 as before and nothing changes."""
@@ -202,9 +213,10 @@ class TestWallet:
         assert stored(aws, f"P#default#CARD#{number}", "CARD")["linked"] is True
 
     def test_deleting_a_linked_card_takes_it_out_of_the_wallet_on_the_guard(self, aws):
-        """Given Jack's linked card, when it is deleted, then his gift_cards and his guard's wallet lose it in
-        the same transaction, and a quote no longer finds it."""
-        (number,) = jack_with_cards(KOHLS_CARD)
+        """Given Jack's linked card (empty: a card holding a balance cannot be deleted), when it is deleted,
+        then his gift_cards and his guard's wallet lose it in the same transaction, and a quote no longer
+        finds it."""
+        (number,) = jack_with_cards({**KOHLS_CARD, "balance": 0})
         (status, _, _), ops = counted(aws, call, "delete_gift_card", api_event("delete_gift_card", path_id=number))
         assert status == 204 and ops == ["GetItem", "BatchGetItem", "TransactWriteItems"]
         assert stored(aws, "P#default#USER#1", "USER")["gift_cards"] == []
@@ -228,7 +240,7 @@ class TestCheckoutReads:
         """Given a user guard without wallet_cards (stored before this change), when quoted and paid, then the
         cards are found through the user item and the cards' guards, and the payment is captured."""
         (number,) = jack_with_cards(KOHLS_CARD)
-        aws.update_item(TableName="flexigift-test", Key={"PK": {"S": "UNIQUE#USER#user006"}, "SK": {"S": "UNIQUE"}},
+        aws.update_item(TableName="flexigift-test", Key={"PK": {"S": "P#default#UNIQUE#USER#user006"}, "SK": {"S": "UNIQUE"}},
                         UpdateExpression="REMOVE wallet_cards")
         status, body, _ = quote()
         assert status == 200 and body["allocations"][0]["gift_card_id"] == number
@@ -291,7 +303,7 @@ class TestBatchGet:
         monkeypatch.setattr(client, "batch_get_item", throttled)
         found = table.batch_get([{"PK": "P#default#USER#1", "SK": "USER"}, {"PK": "P#default#PRODUCT#1", "SK": "PRODUCT"},
                                  {"PK": "P#default#USER#1", "SK": "USER"}, {"PK": "P#default#USER#99", "SK": "USER"}])
-        assert set(found) == {("USER#1", "USER"), ("PRODUCT#1", "PRODUCT")}
+        assert set(found) == {("P#default#USER#1", "USER"), ("P#default#PRODUCT#1", "PRODUCT")}
         assert len(calls) == 2 and len(calls[0]["RequestItems"]["flexigift-test"]["Keys"]) == 3  # repeats merged
 
 
@@ -303,11 +315,12 @@ class TestActivitiesInOneQuery:
         assert status == 200 and [a["type"] for a in body] == ["ACTIVATE"] and ops == ["Query"]
 
     def test_a_deleted_cards_ledger_remains_but_the_listing_is_404(self, aws):
-        """Given a card that was deleted (its ledger stays), when its activities are listed, then 404."""
+        """Given a card that was emptied and deleted (its ledger stays), when its activities are listed, then 404."""
         register_user()
         number = register_card()
+        adjust(number, "ADJUST_DECREMENT", 250)
         assert call("delete_gift_card", api_event("delete_gift_card", path_id=number))[0] == 204
-        assert ledger(aws, number)  # the entries outlive the card
+        assert [e["activity_type"] for e in ledger(aws, number)] == ["ACTIVATE", "ADJUST_DECREMENT"]  # they outlive it
         status, body, _ = activities(number)
         assert status == 404
 
@@ -316,8 +329,8 @@ class TestActivitiesInOneQuery:
         order; a page that ends before the card also reads the card (GetItem)."""
         register_user()
         number = register_card()
-        for balance in ("240.00", "230.00", "220.00", "210.00"):
-            patch_card(number, balance=balance)
+        for _ in range(4):
+            adjust(number, "ADJUST_DECREMENT", 10)
         seen, query, pages = [], {"limit": "2"}, 0
         while True:
             (status, body, headers), ops = counted(aws, activities, number, query)
@@ -329,8 +342,9 @@ class TestActivitiesInOneQuery:
                 break
             query = {"limit": "2", "cursor": link.split("cursor=")[1].split(">")[0].split("&")[0]}
         assert seen == [250, 240, 230, 220, 210] and pages == 3
-        status, body, _ = activities(number, {"type": "ADJUST", "limit": "2"})
-        assert status == 200 and all(a["type"] == "ADJUST" for a in body)
+        status, body, _ = activities(number, {"type": "ADJUST_DECREMENT", "limit": "2"})
+        assert status == 200 and len(body) == 2 and all(a["type"] == "ADJUST_DECREMENT" for a in body)
+        assert activities(number, {"type": "ADJUST"})[0] == 422  # the old type is gone
 
 
 class TestRevokeAndResend:
