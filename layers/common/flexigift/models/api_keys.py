@@ -27,7 +27,7 @@ class ApiKeyCreate(RequestModel):
 
     @model_validator(mode="after")
     def _issuer_binding(self) -> "ApiKeyCreate":
-        if "issuer" in self.scopes and self.issuer is None:
+        if "issuer" in self.scopes and self.issuer is None and not self.operator:
             raise ValueError("a key with the 'issuer' scope must name its issuer")
         if self.issuer is not None and "issuer" not in self.scopes:
             raise ValueError("only a key with the 'issuer' scope is bound to an issuer")
