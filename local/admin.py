@@ -1,9 +1,14 @@
-"""API keys on a running local stack, through the API itself (POST/DELETE /admin/api_keys):
+"""API keys and programs on a running local stack, through the API itself.
+
+POST/DELETE /admin/api_keys and POST /admin/programs:
 
     python -m local.admin create-key --scopes "wallet:read wallet:write" [--name ...] [--program-id ...]
+    python -m local.admin create-key --scopes issuer --issuer Kohls
+    python -m local.admin create-program acme-rewards [--name ...] [--delivery-methods 1,2]
     python -m local.admin revoke-key key_0123456789abcdef
 
-The admin key is the stack's bootstrap key, from .local-stack/state.json or FLEXIGIFT_API_KEY.
+The calling key is the stack's bootstrap key (the platform's operator key: it alone creates programs and
+keys for another program), from .local-stack/state.json or FLEXIGIFT_API_KEY.
 """
 
 from __future__ import annotations
@@ -57,12 +62,19 @@ def main(argv: list[str] | None = None) -> int:
     create = commands.add_parser("create-key", help="issue a key and print it")
     create.add_argument("--scopes", required=True, help='space- or comma-separated, e.g. "wallet:read wallet:write"')
     create.add_argument("--name", default="local key")
-    create.add_argument("--program-id", default=None)
+    create.add_argument("--program-id", default=None,
+                        help="the key's program (default: the calling key's; another one: operator key only)")
+    create.add_argument("--issuer", default=None, help="the issuer an `issuer` key acts for, e.g. Kohls")
     create.add_argument("--json", action="store_true", help="print the whole response")
+    program = commands.add_parser("create-program", help="create a program (operator key only) and print it")
+    program.add_argument("program_id")
+    program.add_argument("--name", default=None, help="default: the program_id")
+    program.add_argument("--delivery-methods", default="",
+                         help='reward delivery methods its keys may use, e.g. "1,2" (1 = API, 2 = email)')
     revoke = commands.add_parser("revoke-key", help="revoke a key by its key_id")
     revoke.add_argument("key_id")
     # `--port` is accepted after the command too (make api-key passes it there)
-    for sub in (create, revoke):
+    for sub in (create, program, revoke):
         sub.add_argument("--port", type=int, dest="port", default=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
@@ -72,13 +84,22 @@ def main(argv: list[str] | None = None) -> int:
             body: dict[str, Any] = {"name": args.name, "scopes": args.scopes.replace(",", " ").split()}
             if args.program_id:
                 body["program_id"] = args.program_id
+            if args.issuer:
+                body["issuer"] = args.issuer
             issued = _call(base_url, api_key, "POST", "/admin/api_keys", body)
             if args.json:
                 print(json.dumps(issued, indent=2))
             else:
                 print(issued["api_key"])
+                bound = f", issuer {issued['issuer']}" if issued.get("issuer") else ""
                 print(f"key_id {issued['key_id']}, scopes {' '.join(issued['scopes'])}, "
-                      f"program {issued['program_id']}", file=sys.stderr)
+                      f"program {issued['program_id']}{bound}", file=sys.stderr)
+        elif args.command == "create-program":
+            methods = [int(m) for m in args.delivery_methods.replace(",", " ").split()]
+            created = _call(base_url, api_key, "POST", "/admin/programs",
+                            {"program_id": args.program_id, "name": args.name or args.program_id,
+                             "delivery_methods": methods})
+            print(json.dumps(created, indent=2))
         else:
             revoked = _call(base_url, api_key, "DELETE", f"/admin/api_keys/{quote(args.key_id, safe='')}")
             print(json.dumps(revoked, indent=2))

@@ -128,7 +128,9 @@ class FunctionEnvironmentService:
 
 
 class BootstrapKeyService:
-    """Registers the stack's bootstrap key (every scope), so that the first real keys can be issued."""
+    """Registers the stack's bootstrap key as the platform's operator key (every scope in the `default`
+    program; it alone creates programs and keys for other programs: logic.api_keys.ensure_key), so that the
+    first real keys and programs can be made through the API."""
 
     name = "bootstrap key"
 
@@ -223,7 +225,7 @@ def _banner(stack: Stack) -> str:
         "Flexigift local stack (no Docker): the handlers of template.yaml behind a local API Gateway",
         f"  API:    {stack.url}",
         f"  AWS:    moto at {stack.aws_endpoint}, table {stack.table_name}",
-        f"  Bootstrap API key: {key}",
+        f"  Bootstrap API key (the operator key): {key}",
         f"  Try:    curl -H \"Authorization: <key>\" {stack.url}/users",
         "  Ctrl-C stops it; the data lives in memory and goes with it.",
         "",

@@ -34,7 +34,8 @@ class LocalStack:
 
 @contextmanager
 def run_local_stack(api_key: str | None = None) -> Iterator[LocalStack]:
-    """Start `python -m local.stack` on a free port with a bootstrap key that has every scope."""
+    """Start `python -m local.stack` on a free port with its bootstrap key: the platform's operator key (every
+    scope in the `default` program; it alone creates programs and keys for other programs)."""
     api_key = api_key or "fgk_e2e_" + secrets.token_urlsafe(24)
     try:
         with launched_stack(api_key, startup_timeout=STARTUP_TIMEOUT) as base_url:

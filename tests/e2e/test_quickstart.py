@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import requests
 
-from tests.e2e.conftest import LocalStack, assert_error_shape
+from tests.e2e.conftest import ROOT, LocalStack, assert_error_shape
 
 pytestmark = pytest.mark.e2e
 
@@ -168,6 +173,36 @@ class TestAuthorization:
         response = http.post(stack.url("/admin/api_keys"), json={"name": "escalation", "scopes": ["admin"]},
                              headers=stack.headers(issued.json()["api_key"]))
         error_of(response, 403, "forbidden")
+
+
+class TestLocalAdmin:
+    """Roles over HTTP (issuer keys, programs apart, balances through activities) are in test_trust.py; here,
+    the command a newcomer uses to make those keys on `make run`."""
+
+    def test_local_admin_creates_issuer_keys_and_programs_with_the_bootstrap_key(
+            self, stack: LocalStack, http: requests.Session, tmp_path: Path):
+        """Given the stack's bootstrap key in FLEXIGIFT_API_KEY, when `python -m local.admin create-key
+        --issuer` and `create-program` run, then the key is bound to that issuer and the program exists (a
+        key can be issued for it)."""
+        port = str(urlsplit(stack.base_url).port)
+        env = {**os.environ, "FLEXIGIFT_API_KEY": stack.api_key}
+
+        def admin(*args: str) -> subprocess.CompletedProcess[str]:
+            done = subprocess.run([sys.executable, "-m", "local.admin", "--state-dir", str(tmp_path), "--port", port,  # noqa: S603
+                                   *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+            assert done.returncode == 0, done.stderr
+            return done
+
+        issuer = unique("Issuer")
+        key = admin("create-key", "--scopes", "issuer", "--issuer", issuer).stdout.strip()
+        assert f"issuer {issuer}" in admin("create-key", "--scopes", "issuer", "--issuer", issuer).stderr
+        card = {"card_id": unique("card"), "user_id": "nobody", "issuer": "Someone-else", "balance": 1,
+                "expiry_date": "2035-12-31"}
+        error_of(http.post(stack.url("/gift_cards"), json=card, headers=stack.headers(key)), 403, "forbidden")
+        program_id = unique("program")
+        admin("create-program", program_id, "--delivery-methods", "1")
+        issued = admin("create-key", "--scopes", "admin", "--program-id", program_id, "--json").stdout
+        assert f'"program_id": "{program_id}"' in issued
 
 
 class TestCollections:
