@@ -115,7 +115,7 @@ def test_killing_workers_while_30_email_orders_are_placed_leaves_one_order_and_a
     try:
         with ThreadPoolExecutor(max_workers=10) as pool:
             results = dict(zip(requests_by_key, pool.map(lambda k: place_until_answered(stack, requests_by_key[k], k),
-                                                         requests_by_key)))
+                                                         requests_by_key), strict=True))
     finally:
         stop.set()
         killer.join(5)

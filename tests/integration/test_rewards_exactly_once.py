@@ -12,10 +12,10 @@ import pytest
 from flexigift.logic import place_order as placing
 from flexigift.logic.programs import configure_program
 from flexigift.store.table import Transaction
+from tests.integration import test_rewards_orders
 from tests.integration.test_rewards_orders import (
     EMAIL_ORDER,
     JACK,
-    catalog,  # noqa: F401 - the fixture
     code_of,
     of_type,
     order,
@@ -31,6 +31,8 @@ from tests.integration.test_rewards_orders import (
 )
 from tests.rewards_support import SEED_ORDER
 from tests.support import FakeContext, handler
+
+catalog = test_rewards_orders.catalog  # the fixture: the table's stream on, the sample feed in the catalog
 
 API_ORDER = {**SEED_ORDER, "delivery_method": 1}
 

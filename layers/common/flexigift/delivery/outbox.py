@@ -31,8 +31,9 @@ def relay(record: dict[str, Any]) -> str:
         metrics.add_metric(name="OutboxRecordUnknown", unit="Count", value=1)
         return "unknown_kind"
     try:
-        message = DeliveryMessage(program_id=record.get("program_id"), order_id=record.get("order_id"),
-                                  delivery_round=int(record.get("delivery_round") or 0))
+        message = DeliveryMessage.model_validate({"program_id": record.get("program_id"),
+                                                  "order_id": record.get("order_id"),
+                                                  "delivery_round": int(record.get("delivery_round") or 0)})
     except (ValidationError, TypeError, ValueError):
         logger.error("unreadable outbox record skipped", extra={"order_id": str(record.get("order_id"))[:50]})
         metrics.add_metric(name="OutboxRecordUnreadable", unit="Count", value=1)

@@ -46,7 +46,7 @@ def resend_order(order_id: str, who: Caller, body: ResendRequest) -> Order:
                                                                            "address", "address_locked")])
         change = {"changed_at": written_at, "key_id": who.key_id, "old_email": mask_email(current),
                   "new_email": mask_email(asked)}
-    email = asked if change is not None else current
+    email = asked if change is not None and asked is not None else current
 
     limit = get_settings().reward_resend_limit
     now = datetime.now(timezone.utc)
