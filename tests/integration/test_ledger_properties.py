@@ -194,7 +194,7 @@ class WalletMachine(RuleBasedStateMachine):
 def test_every_ledger_sums_to_its_balance_through_random_sequences(aws: Any) -> None:
     """Given a wallet, when 500 random sequences of money movements and card changes run, then after every
     step each card's ledger sums to its balance, nothing is negative, and a refused step changed nothing."""
-    run = settings(max_examples=EXAMPLES, stateful_step_count=int(__import__("os").environ.get("LEDGER_STEPS", "6")), deadline=None, derandomize=True,
+    run = settings(max_examples=EXAMPLES, stateful_step_count=int(__import__("os").environ.get("LEDGER_STEPS", "5")), deadline=None, derandomize=True,
                    suppress_health_check=list(HealthCheck), database=None)(WalletMachine)
     WalletMachine.client = aws
     run.TestCase().runTest()
