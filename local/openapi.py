@@ -54,9 +54,28 @@ IDEMPOTENCY_HEADER = "Idempotency-Key"
 # (flexigift.logic.checkout.check_idempotency_key(required=...), flexigift.logic.place_order).
 IDEMPOTENCY = {
     ("post", "/payments"): True,
-    ("post", "/payments/{id}/refunds"): False,
+    ("post", "/payments/{id}/refunds"): True,
+    ("post", "/gift_cards/{id}/activities"): True,
     ("post", "/rewards/order"): False,
 }
+
+CURSOR_DESCRIPTION = (
+    "Opaque: the `cursor` of the previous page's Link header, as given (base64url). A cursor the API did not "
+    "issue for this listing and this caller's program (malformed, altered into another listing or program) "
+    "is a 400 invalid_cursor. It only says where to resume within the caller's own listing, so a well-formed "
+    "one the API did not issue can at most skip or repeat items the caller may list anyway.")
+# PATCH bodies: something must change, and a field every record has cannot be cleared (flexigift.logic.records)
+PATCH_REQUIRED = {"UserPatch": "flexigift.logic.users", "GiftCardPatch": "flexigift.logic.gift_cards",
+                  "ProductPatch": "flexigift.logic.products"}
+# Text and ShortText: no control characters, and something left once surrounding whitespace is stripped
+TEXT_PATTERN = "^[^\\x00-\\x1f\\x7f]*[^\\s\\x00-\\x1f\\x7f\\x85][^\\x00-\\x1f\\x7f]*$"
+# flexigift.models.common.EmailAddress (email-validator) refuses addresses at special-use domains (RFC 6761)
+SPECIAL_USE_DOMAIN = "[.@]([Aa][Rr][Pp][Aa]|[Ii][Nn][Vv][Aa][Ll][Ii][Dd]|[Ll][Oo][Cc][Aa][Ll]|[Ll][Oo][Cc][Aa][Ll][Hh][Oo][Ss][Tt]|[Oo][Nn][Ii][Oo][Nn]|[Tt][Ee][Ss][Tt])$"
+BODY_ID = ("The id the service gave the record, which a client may send back as it read it: if sent it must equal "
+           "the {id} of the path (422 otherwise). The service owns it; it is never changed.")
+BALANCE_AS_STORED = ("Must equal the card's stored balance (409 balance_not_settable otherwise): a client may "
+                     "send back what it read. Only the ledger moves a balance: POST /gift_cards/{id}/activities, "
+                     "payments and refunds.")
 
 
 def _import_paths() -> None:
@@ -151,6 +170,7 @@ def _finish_operation(method: str, path: str, operation: dict[str, Any], paged: 
         if paged:
             headers["Link"] = {"description": 'The next page, if any (RFC 8288): <url>; rel="next"',
                                "schema": {"type": "string"}}
+    _constrain_parameters(operation)
     required = IDEMPOTENCY.get((method, path))
     if required is not None:
         operation.setdefault("parameters", []).append({
@@ -158,6 +178,122 @@ def _finish_operation(method: str, path: str, operation: dict[str, Any], paged: 
             "description": "A unique value per intended operation (a UUID): a retry with the same key and body "
                            "returns the first answer and changes nothing more",
             "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[\\x21-\\x7e]+$"}})
+
+
+def _constrain_parameters(operation: dict[str, Any]) -> None:
+    """What flexigift.api enforces on path and query parameters before any handler logic (from its constants):
+    a string path parameter is an id the API issues (else 404); a text filter is bounded text (else 422);
+    the cursor is opaque (else 400)."""
+    _import_paths()
+    from flexigift import api
+
+    for parameter in operation.get("parameters", []):
+        schema = parameter.setdefault("schema", {})
+        where, name = parameter["in"], parameter["name"]
+        if where == "path" and schema.get("type") == "string":
+            schema.update(pattern=api.PATH_ID_PATTERN, minLength=1, maxLength=64)
+            parameter.setdefault("description", "An id the service issued; anything else names no resource (404)")
+        elif where == "path" and schema.get("type") == "integer":
+            parameter["description"] = (f"{parameter.get('description', '')}; from 1 to {api.MAX_RESOURCE_ID} "
+                                        "(anything else names no resource: 404)").lstrip("; ")
+        if where != "query":
+            continue
+        text = next((b for b in [schema, *schema.get("anyOf", [])] if b.get("type") == "string"), None)
+        if text is None:
+            continue
+        if name == "cursor":
+            text.update(pattern="^[A-Za-z0-9_-]+$", minLength=1, maxLength=MAX_CURSOR_LENGTH)
+            parameter["description"] = CURSOR_DESCRIPTION
+        elif name == "type" and operation.get("operationId") == "list_gift_card_activities":
+            from flexigift.models.checkout import ActivityType
+
+            text["enum"] = list(ActivityType.__members__)
+        elif "pattern" not in text and "enum" not in text:
+            text.update(maxLength=api.MAX_QUERY_TEXT, pattern=api.QUERY_TEXT_PATTERN)
+
+
+MAX_CURSOR_LENGTH = 8192  # flexigift.store.wallet.MAX_CURSOR_LENGTH (not imported: the store imports boto3)
+
+
+# Pydantic writes a Decimal's bounds as "ge"/"gt"/"le" next to anyOf [number, string] (they are no JSON
+# Schema keywords, and a validator or a generator ignores them). Money is stated as what
+# flexigift.models.common.Money accepts: a JSON number with at most 2 decimal places, or a decimal string.
+_MONEY_STRING = {  # at most 1000000, at most 2 decimal places; > 0 where the amount must be positive
+    "ge": r"^(0|[1-9][0-9]{0,5})(\.[0-9]{1,2})?$|^1000000(\.00?)?$",
+    "gt": r"^(0\.(0[1-9]|[1-9][0-9]?)|[1-9][0-9]{0,5}(\.[0-9]{1,2})?|1000000(\.00?)?)$",
+}
+
+
+def _standard_money(node: Any) -> None:
+    if isinstance(node, list):
+        for item in node:
+            _standard_money(item)
+        return
+    if not isinstance(node, dict):
+        return
+    branches = node.get("anyOf")
+    if branches and {"ge", "gt", "le"} & set(node) and [b.get("type") for b in branches] == ["number", "string"]:
+        positive = "gt" in node and float(node["gt"]) == 0
+        number: dict[str, Any] = {"type": "number", "multipleOf": 0.01, "maximum": float(node.get("le", 1000000))}
+        number["exclusiveMinimum" if positive else "minimum"] = 0
+        for bound in ("ge", "gt", "le"):
+            node.pop(bound, None)
+        node["anyOf"] = [number, {"type": "string", "pattern": _MONEY_STRING["gt" if positive else "ge"]}]
+        node.setdefault("description", "Money: a JSON number with at most 2 decimal places, or the same as a string"
+                        + (", more than 0" if positive else ""))
+    for value in node.values():
+        _standard_money(value)
+
+
+def _state_body_rules(schemas: dict[str, Any]) -> None:
+    """Rules of request bodies that pydantic's schema leaves out, stated where JSON Schema can say them."""
+    _import_paths()
+    for name, schema in schemas.items():
+        properties = schema.get("properties", {})
+        if name in PATCH_REQUIRED:
+            required = importlib.import_module(PATCH_REQUIRED[name]).REQUIRED
+            schema["minProperties"] = 1
+            for field in required:
+                branches = properties.get(field, {}).get("anyOf")
+                if branches and {"type": "null"} in branches:
+                    kept = [b for b in branches if b != {"type": "null"}]
+                    outer = {k: v for k, v in properties[field].items() if k != "anyOf"}
+                    properties[field] = {**(kept[0] if len(kept) == 1 else {"anyOf": kept}), **outer}
+            schema["description"] = ("PATCH: the fields to change, at least one; a field every record has cannot "
+                                     "be set to null.")
+        if name.endswith(("Replace", "Patch")) and "id" in properties:
+            properties["id"] = {**properties["id"], "readOnly": True, "description": BODY_ID}
+        if name.startswith("GiftCard") and name.endswith(("Replace", "Patch")) and "balance" in properties:
+            properties["balance"] = {**properties["balance"], "description": BALANCE_AS_STORED}
+        for value in properties.values():  # flexigift.models.common.Text and ShortText
+            for branch in [value, *value.get("anyOf", [])]:
+                if (schema.get("additionalProperties") is False and branch.get("type") == "string"
+                        and branch.get("minLength") == 1 and not {"pattern", "format", "enum"} & set(branch)):
+                    branch["pattern"] = TEXT_PATTERN
+            for branch in [value, *value.get("anyOf", [])]:  # email-validator refuses special-use domains
+                if schema.get("additionalProperties") is False and branch.get("format") == "email":
+                    branch["not"] = {"pattern": SPECIAL_USE_DOMAIN}
+        if name == "PaymentCreate" or name == "QuoteRequest":  # a product once, with its quantity
+            items = properties.get("items", {})
+            if items.get("type") == "array":
+                items["uniqueItems"] = True
+                items["description"] = "Each product once (give it once with a quantity; 422 otherwise)"
+        for field in ("gift_cards", "cards"):  # flexigift.models.common.distinct_card_ids
+            listed = properties.get(field)
+            for branch in [listed, *(listed or {}).get("anyOf", [])] if listed else []:
+                if branch.get("type") == "array":
+                    branch["uniqueItems"] = True
+    key = schemas.get("ApiKeyCreate")
+    if key is not None:  # flexigift.models.api_keys.ApiKeyCreate._issuer_binding
+        named = {"required": ["issuer"], "properties": {"issuer": {"type": "string"}}}
+        key["allOf"] = [
+            {"if": named, "then": {"properties": {
+                "scopes": {"contains": {"const": "issuer"}, "not": {"contains": {"const": "admin"}}},
+                "operator": {"const": False}}}},
+            {"if": {"required": ["scopes"], "properties": {"scopes": {"contains": {"const": "issuer"}},
+                                                           "operator": {"const": False}}},
+             "then": named},
+        ]
 
 
 # A create whose resource is then found at another path than its own collection's, and the answer's field
@@ -207,6 +343,8 @@ def build() -> dict[str, Any]:
     schemas = components.setdefault("schemas", {})
     for unused in ("HTTPValidationError", "ValidationError", "ResponseValidationError"):
         schemas.pop(unused, None)
+    _standard_money(schemas)
+    _state_body_rules(schemas)
     schemas[ERROR] = error_schema()
     components["responses"] = {f"Error{status}": _error_response(status) for status in ERROR_STATUSES}
     components["securitySchemes"] = {SECURITY_SCHEME: {

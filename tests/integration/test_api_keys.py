@@ -140,4 +140,4 @@ class TestProgramsAndOperator:
 
     def test_a_key_for_an_unknown_program_is_refused(self, aws):
         status, body = as_operator("create_api_key", {"name": "x", "scopes": ["admin"], "program_id": "nowhere"})
-        assert status == 422 and body["error"]["fields"][0]["field"] == "program_id"
+        assert status == 404 and body["error"]["fields"][0]["field"] == "program_id"

@@ -118,7 +118,7 @@ class TestOneUpdateItem:
         assert [e["activity_type"] for e in ledger(aws, number)] == ["ACTIVATE"]
         before = all_items(aws)
         (status, answer), ops = counted(aws, put, "replace_gift_card", number, {**body, "balance": "200.00"})
-        assert status == 422 and answer["error"]["fields"][0]["type"] == "balance_not_settable"
+        assert status == 409 and answer["error"]["fields"][0]["type"] == "balance_not_settable"
         assert ops == ["UpdateItem"] and all_items(aws) == before
         activity, ops = counted(aws, adjust, number, "ADJUST_DECREMENT", 50)
         assert activity["balance"] == 200 and ops.count("TransactWriteItems") == 1 and "Scan" not in ops
@@ -187,19 +187,19 @@ class TestWallet:
         assert card["linked"] is False and "owner_ref" not in card
 
     def test_unknown_and_foreign_cards_are_each_named_and_nothing_is_written(self, aws):
-        """Given a card of Jill's, when Jack's PUT names it and an unknown card, then 422 naming both, as
+        """Given a card of Jill's, when Jack's PUT names it and an unknown card, then 404 naming both, as
         before the guards were read in one request; nothing is stored."""
         user = register_user()
         register_user({**JACK, "user_id": "jill", "amazon_id": "amz7", "email": "jill@example.com"})
         register_card(card_id="jills-card", user_id="jill")
         before = all_items(aws)
         status, body = put("replace_user", user, {**JACK, "gift_cards": ["jills-card", "no-such-card"]})
-        assert status == 422
+        assert status == 404
         assert [(f["field"], f["type"]) for f in body["error"]["fields"]] == [
             ("gift_cards[0]", "foreign_card"), ("gift_cards[1]", "unknown_card")]
         assert all_items(aws) == before
         status, body = put("replace_user", user, {**JACK, "gift_cards": ["jills-card"]})
-        assert status == 422 and body["error"]["fields"][0]["type"] == "foreign_card"  # found by the transaction
+        assert status == 409 and body["error"]["fields"][0]["type"] == "foreign_card"  # found by the transaction
         assert all_items(aws) == before
 
     def test_a_patch_that_leaves_cards_alone_is_one_update_even_for_a_user_with_cards(self, aws):

@@ -122,20 +122,20 @@ class TestLinks:
     def test_linking_an_unknown_card_is_refused_and_nothing_changes(self, aws):
         user_id, _ = register_jack_with_card()
         status, body = link(user_id, ["kohls-gc-001", "no-such-card"])
-        assert status == 422
-        assert_error(body, "validation_failed")
+        assert status == 404
+        assert_error(body, "not_found")
         assert body["error"]["fields"][0]["field"] == "gift_cards[1]"
         assert stored(aws, f"P#default#USER#{user_id}", "USER")["gift_cards"] == []
         assert stored(aws, "P#default#CARD#1", "CARD")["linked"] is False
 
     def test_linking_another_users_card_is_refused(self, aws):
-        """Given Jill's card, when Jack tries to link it, then 422 says it belongs to another user."""
+        """Given Jill's card, when Jack tries to link it, then 409 says it belongs to another user."""
         jack_id, _ = register_jack_with_card()
         jill = {**JACK, "user_id": "user008", "email": "jill@example.com"}
         call("create_user", api_event("create_user", body=jill))
         call("create_gift_card", api_event("create_gift_card", body={**CARD, "card_id": "jill-card", "user_id": "user008"}))
         status, body = link(jack_id, ["jill-card"])
-        assert status == 422 and "another user" in body["error"]["fields"][0]["message"]
+        assert status == 409 and "another user" in body["error"]["fields"][0]["message"]
         assert stored(aws, "P#default#CARD#2", "CARD")["linked"] is False
 
     def test_put_without_gift_cards_clears_the_links_as_the_seed_warns(self, aws):
@@ -196,7 +196,7 @@ class TestLinks:
 
     def test_card_for_an_unknown_user_is_refused(self, aws):
         status, body, _ = call("create_gift_card", api_event("create_gift_card", body=CARD))
-        assert status == 422 and body["error"]["fields"][0]["field"] == "user_id"
+        assert status == 404 and body["error"]["fields"][0]["field"] == "user_id"
         assert not [i for i in all_items(aws) if i.get("type") == "CARD"]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -79,7 +80,8 @@ def test_idempotency_key_where_the_handlers_read_it(spec: dict) -> None:
 
     assert header("POST", "/payments")["required"] is True
     assert header("POST", "/rewards/order")["required"] is False
-    assert header("POST", "/payments/{id}/refunds")["required"] is False
+    assert header("POST", "/payments/{id}/refunds")["required"] is True
+    assert header("POST", "/gift_cards/{id}/activities")["required"] is True
     assert header("POST", "/users") is None
 
 
@@ -89,3 +91,69 @@ def test_money_in_responses_is_a_json_number(spec: dict) -> None:
     assert schemas["GiftCard"]["properties"]["balance"]["type"] == "number"
     assert schemas["Payment"]["properties"]["amount"]["type"] == "number"
     assert json.dumps(spec)  # plain JSON all through
+
+
+def _walk(node):
+    if isinstance(node, dict):
+        yield node
+        for value in node.values():
+            yield from _walk(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _walk(value)
+
+
+def test_the_new_operations_are_documented(spec: dict) -> None:
+    operations = _operations(spec)
+    assert "201" in operations[("POST", "/gift_cards/{id}/activities")]["responses"]
+    assert "201" in operations[("POST", "/admin/programs")]["responses"]
+
+
+def test_money_bounds_are_json_schema_keywords_not_pydantics(spec: dict) -> None:
+    # Given pydantic's Decimal schema (anyOf number/string with "ge"/"gt"/"le" beside it, which no validator
+    # or generator reads), Then the spec states money as JSON Schema: bounds, 2 decimal places, a pattern
+    assert not [node for node in _walk(spec) if {"ge", "gt", "le", "lt"} & set(node) and "anyOf" in node]
+    price = spec["components"]["schemas"]["ProductCreate"]["properties"]["price"]["anyOf"]
+    assert price[0] == {"type": "number", "multipleOf": 0.01, "maximum": 1000000.0, "exclusiveMinimum": 0}
+    pattern = re.compile(price[1]["pattern"])
+    assert all(pattern.fullmatch(v) for v in ("0.01", "1", "12.5", "999999.99", "1000000", "1000000.00"))
+    assert not any(pattern.fullmatch(v) for v in ("0", "0.00", "-1", "1.234", "1000001", "1e3", "²"))
+    balance = spec["components"]["schemas"]["GiftCardCreate"]["properties"]["balance"]["anyOf"][0]
+    assert balance["minimum"] == 0
+
+
+def test_body_rules_the_server_enforces_are_stated(spec: dict) -> None:
+    schemas = spec["components"]["schemas"]
+    for name in ("UserReplace", "UserPatch", "GiftCardReplace", "GiftCardPatch", "ProductReplace", "ProductPatch"):
+        body_id = schemas[name]["properties"]["id"]
+        assert body_id["readOnly"] is True and "{id} of the path" in body_id["description"], name
+    for name in ("GiftCardReplace", "GiftCardPatch"):
+        assert "stored balance" in schemas[name]["properties"]["balance"]["description"]
+    for name in ("UserPatch", "GiftCardPatch", "ProductPatch"):
+        assert schemas[name]["minProperties"] == 1
+        assert "anyOf" not in schemas[name]["properties"]["name" if name != "GiftCardPatch" else "issuer"]
+    assert schemas["UserCreate"]["properties"]["name"]["pattern"].startswith("^[^\\x00-\\x1f")
+    binding = schemas["ApiKeyCreate"]["allOf"]
+    assert binding[1]["then"]["required"] == ["issuer"]
+    assert binding[0]["then"]["properties"]["scopes"]["contains"] == {"const": "issuer"}
+
+
+def test_parameters_state_what_the_edge_enforces(spec: dict) -> None:
+    from flexigift import api
+
+    operations = _operations(spec)
+    for (method, path), operation in operations.items():
+        for parameter in operation.get("parameters", []):
+            schema = parameter["schema"]
+            branches = [schema, *schema.get("anyOf", [])]
+            if parameter["in"] == "path":
+                assert any(b.get("pattern") == api.PATH_ID_PATTERN or b.get("maximum") == api.MAX_RESOURCE_ID
+                           for b in branches), (method, path, parameter)
+            if parameter["name"] == "cursor":
+                assert "invalid_cursor" in parameter["description"]
+                assert any(b.get("pattern") == "^[A-Za-z0-9_-]+$" for b in branches)
+            elif parameter["in"] == "query" and parameter["name"] != "limit":
+                assert any(b.get("maxLength") == api.MAX_QUERY_TEXT or "enum" in b or "pattern" in b
+                           for b in branches), (method, path, parameter)
+    catalog = operations[("GET", "/rewards/catalog")]
+    assert {p["name"] for p in catalog["parameters"]} == {"country"}

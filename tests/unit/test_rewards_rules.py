@@ -12,7 +12,7 @@ import pytest
 from pydantic import ValidationError
 
 from flexigift.delivery.reward_email import render_reward_email
-from flexigift.errors import Forbidden, ValidationFailed
+from flexigift.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from flexigift.logic import order_rules as rules
 from flexigift.logic.refresh_catalog import FeedRejected, content_hash, validate_feed
 from flexigift.models.rewards import DeliveryMessage, FeedEntry, OrderRequest
@@ -94,14 +94,14 @@ class TestAmounts:
         if ok:
             rules.check_against_item(body, item)
         else:
-            with pytest.raises(ValidationFailed) as raised:
+            with pytest.raises(Conflict) as raised:  # not what the catalog's item offers now: 409
                 rules.check_against_item(body, item)
             assert raised.value.fields[0]["field"] == "amount"
 
     def test_missing_and_unavailable_items_are_refused_on_reward_id(self):
         body = OrderRequest(reward_id=27234, amount=10)
-        for item in (None, {**LOWES, "available": False}):
-            with pytest.raises(ValidationFailed) as raised:
+        for item, refusal in ((None, NotFound), ({**LOWES, "available": False}, Conflict)):
+            with pytest.raises(refusal) as raised:
                 rules.check_against_item(body, item)
             assert raised.value.fields[0]["field"] == "reward_id"
 

@@ -4,6 +4,7 @@ shape, JSON responses with Decimal money, pagination links. Nothing else builds 
 from __future__ import annotations
 
 import base64
+import re
 from dataclasses import dataclass
 from typing import Annotated, Any, Callable
 from urllib.parse import urlencode
@@ -18,7 +19,14 @@ from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.logging import correlation_paths
 
 from flexigift import jsonio
-from flexigift.errors import FlexigiftError, Unauthorized, UnsupportedFilter, field_error
+from flexigift.errors import (
+    FlexigiftError,
+    InvalidCursor,
+    Unauthorized,
+    UnsupportedFilter,
+    ValidationFailed,
+    field_error,
+)
 from flexigift.observability import logger, metrics, tracer
 from flexigift.settings import get_settings
 
@@ -26,7 +34,23 @@ JSON = "application/json"
 
 # The {id} of /users/{id}, /gift_cards/{id}, /products/{id}: the service numbers them from 1. Anything else
 # names no resource (404, as an unknown id).
-ResourceId = Annotated[int, Path(ge=1, description="The number the service gave the resource when it was created")]
+MAX_RESOURCE_ID = 2**53 - 1  # the largest integer a JSON client (a JavaScript number) holds exactly
+ResourceId = Annotated[int, Path(ge=1, le=MAX_RESOURCE_ID,
+                                 description="The number the service gave the resource when it was created")]
+
+# What the edge accepts, before any handler runs (local/openapi.py states the same in the spec):
+# - a path parameter (a numeric id, a payment id pay_..., an order id ro_..., a key id key_...) is 1 to 64
+#   ASCII letters, digits and ._:@- starting with a letter or digit; anything else names no resource (404);
+# - a query parameter's value is at most MAX_QUERY_TEXT characters of text without control characters
+#   (a longer one could match no stored value, and would make a DynamoDB key longer than it allows), else 422;
+# - `limit` is ASCII digits only ('²'.isdigit() is True, int('²') fails), 1..max_page_size, else 422;
+# - `cursor` is checked by the store (flexigift.store.wallet.decode_cursor): a malformed one is a 400.
+PATH_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,63}$"
+MAX_QUERY_TEXT = 256
+QUERY_TEXT_PATTERN = r"^[^\x00-\x1f\x7f]*$"
+_PATH_ID = re.compile(PATH_ID_PATTERN, re.ASCII)
+_QUERY_TEXT = re.compile(QUERY_TEXT_PATTERN)
+_LIMIT = re.compile(r"[0-9]{1,4}", re.ASCII)
 
 
 ADMIN_SCOPE = "admin"
@@ -86,6 +110,13 @@ def _refuse_before_routing(event: dict, scopes: tuple[str, ...]) -> dict | None:
     if ANY_KEY not in scopes and held.isdisjoint((*scopes, ADMIN_SCOPE)):
         needed = " or ".join(f"'{s}'" for s in scopes)
         return _raw_error(request, 403, "forbidden", f"This API key lacks the {needed} scope needed for this operation")
+    for value in (event.get("pathParameters") or {}).values():
+        if not isinstance(value, str) or not _PATH_ID.fullmatch(value):
+            return _raw_error(request, 404, "not_found", "No such resource")
+    repeated = _repeated(event.get("multiValueQueryStringParameters") or {})
+    if repeated:  # before the resolver's validation, which would call a repeated text parameter "not a string"
+        return _raw_error(request, 400, "unsupported_filter", f"Give each query parameter once: {', '.join(repeated)}",
+                          [field_error(n, "given more than once", "repeated") for n in repeated])
     if not event.get("body"):
         return None
     headers = event.get("headers") or {}
@@ -230,33 +261,66 @@ def _internal_error(app: APIGatewayRestResolver, exc: Exception) -> Response:
 # --- collections ---------------------------------------------------------------------------------
 
 
-def query_params(app: APIGatewayRestResolver, supported: tuple[str, ...]) -> tuple[dict[str, str], int, str | None]:
-    """Filters, page size and cursor from the query string; unknown or repeated parameters are refused."""
+def _shown(name: Any) -> str:
+    """A client's parameter name as an error message may quote it: short, and encodable whatever it holds."""
+    text = str(name)
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text if len(text) <= 64 else text[:61] + "..."
+
+
+def _repeated(multi: dict[str, Any]) -> list[str]:
+    return sorted(_shown(n) for n, v in multi.items() if isinstance(v, list) and len(v) > 1)
+
+
+def _is_query_text(value: Any) -> bool:
+    if not isinstance(value, str) or len(value) > MAX_QUERY_TEXT or not _QUERY_TEXT.fullmatch(value):
+        return False
+    try:
+        value.encode("utf-8")  # a lone surrogate is no text (and no DynamoDB string)
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def query_params(app: APIGatewayRestResolver, supported: tuple[str, ...],
+                 paged: bool = True) -> tuple[dict[str, str], int, str | None]:
+    """Filters, page size and cursor from the query string; unknown or repeated parameters are refused
+    (400), and so are `limit` and `cursor` where the answer is not paged (`paged=False`). Any string is
+    either accepted or refused with a 4xx here: see PATH_ID_PATTERN above for what is checked."""
     settings = get_settings()
     raw = app.current_event.raw_event
     multi = raw.get("multiValueQueryStringParameters") or {}
     single = raw.get("queryStringParameters") or {}
     names = set(multi) | set(single)
-    unknown = sorted(names - set(supported) - {"limit", "cursor"})
+    known = (*supported, "limit", "cursor") if paged else tuple(supported)
+    unknown = sorted(_shown(n) for n in names - set(known))
     if unknown:
-        allowed = ", ".join((*supported, "limit", "cursor"))
+        allowed = ", ".join(known) or "none"
         raise UnsupportedFilter(f"Unsupported query parameter(s): {', '.join(unknown)}. Supported: {allowed}",
                                 fields=[field_error(n, "not a supported filter", "unsupported") for n in unknown])
-    repeated = sorted(n for n, v in multi.items() if isinstance(v, list) and len(v) > 1)
+    repeated = _repeated(multi)
     if repeated:
         raise UnsupportedFilter(f"Give each query parameter once: {', '.join(repeated)}",
                                 fields=[field_error(n, "given more than once", "repeated") for n in repeated])
-    params = {n: (single.get(n) if n in single else multi[n][0]) for n in names}
+    params = {n: (single.get(n) if n in single else (multi[n] or [""])[0]) for n in names}
     limit_text = params.pop("limit", None)
     limit = settings.default_page_size
     if limit_text is not None:
-        if not limit_text.isdigit() or not 1 <= int(limit_text) <= settings.max_page_size:
-            from flexigift.errors import ValidationFailed
-
+        # ASCII digits only: str.isdigit() admits '²' and '١', which int() then fails on or accepts
+        if not isinstance(limit_text, str) or not _LIMIT.fullmatch(limit_text) \
+                or not 1 <= int(limit_text) <= settings.max_page_size:
             raise ValidationFailed(f"limit must be an integer from 1 to {settings.max_page_size}",
                                    fields=[field_error("limit", f"must be 1..{settings.max_page_size}")])
         limit = int(limit_text)
     cursor = params.pop("cursor", None) or None
+    if cursor is not None and not isinstance(cursor, str):
+        raise InvalidCursor("cursor is not one this API issued; use the Link header of the previous page")
+    bad = sorted(n for n, v in params.items() if not _is_query_text(v))
+    if bad:
+        raise ValidationFailed(f"Query parameter(s) {', '.join(bad)} must be at most {MAX_QUERY_TEXT} characters "
+                               "of text without control characters",
+                               fields=[field_error(n, f"must be at most {MAX_QUERY_TEXT} characters, no control "
+                                                      "characters", "string_too_long") for n in bad])
     filters = {k: v for k, v in params.items() if v != ""}
     return filters, limit, cursor
 

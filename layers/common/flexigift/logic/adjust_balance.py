@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from flexigift.api import Caller
-from flexigift.errors import Conflict, InsufficientFunds, ValidationFailed, field_error
+from flexigift.errors import Conflict, InsufficientFunds, field_error
 from flexigift.logic.gift_cards import load_card
 from flexigift.logic.idempotency import check_idempotency_key, claim_key, claim_record, claimed, request_hash
 from flexigift.logic.retries import attempts
@@ -52,7 +52,7 @@ def _refuse(current: dict[str, Any], delta: Decimal) -> None:
             f"{money_number(-delta)} would take it below zero; nothing was changed",
             fields=[field_error("amount", f"must be at most {money_number(balance)}", "below_zero")])
     if balance + delta > MAX_MONEY:
-        raise ValidationFailed(f"A gift card holds at most {MAX_MONEY}; this would make it {balance + delta}",
+        raise Conflict(f"A gift card holds at most {MAX_MONEY}; this would make it {balance + delta}",
                                fields=[field_error("amount", f"must be at most {MAX_MONEY - balance}", "too_large")])
 
 

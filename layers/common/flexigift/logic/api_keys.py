@@ -13,7 +13,7 @@ import secrets
 from typing import Iterable
 
 from flexigift.api import Caller
-from flexigift.errors import Conflict, Forbidden, NotFound, ValidationFailed, field_error
+from flexigift.errors import Conflict, Forbidden, NotFound, field_error
 from flexigift.models.api_keys import SCOPES, ApiKey, ApiKeyCreate, IssuedApiKey, Program, ProgramCreate
 from flexigift.observability import logger
 from flexigift.store import api_keys as store
@@ -49,7 +49,7 @@ def issue_key(who: Caller, body: ApiKeyCreate, raw_key: str | None = None) -> Is
         raise Forbidden("Only the operator key creates operator keys",
                         fields=[field_error("operator", "must be false", "not_operator")])
     if program_id != DEFAULT_PROGRAM and not store.program_exists(program_id):
-        raise ValidationFailed(f"No program '{program_id}': the operator creates it first (POST /admin/programs)",
+        raise NotFound(f"No program '{program_id}': the operator creates it first (POST /admin/programs)",
                                fields=[field_error("program_id", "no such program", "unknown_program")])
     raw_key = raw_key or KEY_PREFIX + secrets.token_urlsafe(32)
     record = {

@@ -21,7 +21,6 @@ from flexigift.errors import (
     InsufficientFunds,
     NotFound,
     RefundExceedsPayment,
-    ValidationFailed,
     field_error,
 )
 from flexigift.logic import gift_cards
@@ -175,9 +174,10 @@ def _named_cards(named: list[str], records: dict[str, tuple[dict[str, Any], int]
         elif not any(issuer_matches(funds, line) for line in lines):
             useless.append(field_error(field, f"gift card '{card_id}' ({funds.issuer}) cannot pay for any of "
                                               "these items", "issuer_mismatch"))
-    if unknown or useless:
-        raise ValidationFailed("Some of the named cards cannot be used for this checkout",
-                               fields=unknown + useless)
+    if unknown:  # names a card the user's wallet does not hold
+        raise NotFound("Some of the named cards are not in this user's wallet", fields=unknown + useless)
+    if useless:  # the cards exist, but their issuer cannot pay for these items: a conflict with their state
+        raise Conflict("Some of the named cards cannot pay for any of these items", fields=useless)
     if unusable:
         raise CardUnusable("Some of the named cards cannot be debited: " +
                            "; ".join(f["message"] for f in unusable), fields=unusable)

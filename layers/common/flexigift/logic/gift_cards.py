@@ -15,7 +15,7 @@ from functools import partial
 from typing import Any
 
 from flexigift.api import Caller
-from flexigift.errors import Conflict, ValidationFailed, field_error
+from flexigift.errors import Conflict, NotFound, field_error
 from flexigift.logic.authority import issuer_filter, require_issuer
 from flexigift.logic.records import (
     InPlace,
@@ -44,13 +44,13 @@ def _card_id_taken(card_id: str) -> Conflict:
                     fields=[field_error("card_id", "already registered", "duplicate")])
 
 
-def _unknown_user(user_id: str) -> ValidationFailed:
-    return ValidationFailed(f"No user with user_id '{user_id}' is registered; register the user first",
+def _unknown_user(user_id: str) -> NotFound:
+    return NotFound(f"No user with user_id '{user_id}' is registered; register the user first",
                             fields=[field_error("user_id", f"no user '{user_id}' is registered", "unknown_user")])
 
 
-def _balance_not_settable(numeric_id: int) -> ValidationFailed:
-    return ValidationFailed(
+def _balance_not_settable(numeric_id: int) -> Conflict:
+    return Conflict(
         f"A card's balance changes only through its ledger: send the stored balance or leave it out, and "
         f"POST /gift_cards/{numeric_id}/activities (LOAD, ADJUST_INCREMENT, ADJUST_DECREMENT) to change it",
         fields=[field_error("balance", "must equal the stored balance; use the activities route to change it",

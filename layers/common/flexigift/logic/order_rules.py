@@ -10,7 +10,7 @@ from collections.abc import Collection, Mapping
 from datetime import date, timedelta
 from typing import Any
 
-from flexigift.errors import Forbidden, ValidationFailed, field_error
+from flexigift.errors import Conflict, Forbidden, NotFound, ValidationFailed, field_error
 from flexigift.models.rewards import EXPIRATION, DeliveryMethod, OrderRequest, ValueType, denomination_list
 
 # No 0/O, 1/I/L: a code read aloud or copied from an email cannot be misread. 31 symbols, ~4.95 bits each.
@@ -67,22 +67,23 @@ def require_email(method: DeliveryMethod, delivery_email: str | None) -> None:
 
 
 def check_against_item(body: OrderRequest, item: Mapping[str, Any] | None) -> None:
-    """The reward exists and is available, and the amount is one it can be issued for."""
+    """The reward exists (404) and is available, and the amount is one it can be issued for now: the catalog's
+    current state, which a refresh may change (409)."""
     if item is None:
-        raise ValidationFailed(f"There is no reward {body.reward_id} in the catalog",
+        raise NotFound(f"There is no reward {body.reward_id} in the catalog",
                                fields=[field_error("reward_id", "not in the catalog", "unknown_reward")])
     if not item.get("available"):
-        raise ValidationFailed(f"Reward {body.reward_id} is not available at the moment",
+        raise Conflict(f"Reward {body.reward_id} is not available at the moment",
                                fields=[field_error("reward_id", "not available", "unavailable_reward")])
     low, high = int(item["min_value"]), int(item["max_value"])
     if item["value_type"] == ValueType.FIXED.value:
         allowed = denomination_list(item["denominations"])
         if body.amount not in allowed:
             listed = ", ".join(str(a) for a in allowed)
-            raise ValidationFailed(f"Reward {body.reward_id} comes only in these amounts: {listed}",
+            raise Conflict(f"Reward {body.reward_id} comes only in these amounts: {listed}",
                                    fields=[field_error("amount", f"must be one of {listed}", "denomination")])
     elif not low <= body.amount <= high:
-        raise ValidationFailed(f"Reward {body.reward_id} can be ordered for {low} to {high} {item['currency']}",
+        raise Conflict(f"Reward {body.reward_id} can be ordered for {low} to {high} {item['currency']}",
                                fields=[field_error("amount", f"must be from {low} to {high}", "range")])
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from flexigift.errors import Conflict, NotFound, ValidationFailed, field_error
+from flexigift.errors import Conflict, NotFound, field_error
 from flexigift.logic.records import (
     StaleRecord,
     check_body_id,
@@ -28,7 +28,7 @@ def _user_id_taken(user_id: str) -> Conflict:
 
 
 def _card_errors(program_id: str, card_ids: list[str], user_id: str, guards: dict[str, dict[str, Any]]) -> None:
-    """Refuse unknown cards and other users' cards, naming each (422); the cards are read only here, when
+    """Refuse unknown cards (404) and other users' cards (409), naming each; the cards are read only here, when
     the guards or the linking transaction already showed that something is wrong."""
     known = {c: int(g["ref_id"]) for c, g in guards.items() if c in card_ids}
     cards = batch_get([keys.entity_key(program_id, wallet.CARD.name, n) for n in known.values()]) if known else {}
@@ -42,8 +42,10 @@ def _card_errors(program_id: str, card_ids: list[str], user_id: str, guards: dic
         elif found[0]["user_id"] != user_id:
             errors.append(field_error(f"gift_cards[{position}]",
                                       f"gift card '{card_id}' is registered to another user", "foreign_card"))
-    if errors:
-        raise ValidationFailed("Some gift cards cannot be linked to this user", fields=errors)
+    if any(e["type"] == "unknown_card" for e in errors):  # names a card that does not exist
+        raise NotFound("Some gift cards cannot be linked to this user: not registered", fields=errors)
+    if errors:  # the cards exist but belong to another user: a conflict with their state
+        raise Conflict("Some gift cards cannot be linked to this user: registered to another user", fields=errors)
 
 
 def _resolve_cards(program_id: str, card_ids: list[str], user_id: str, guards: dict[str, dict[str, Any]]) -> dict[str, int]:
@@ -60,14 +62,14 @@ def _commit_links(program_id: str, tx: Transaction, failures: dict[str, Any], to
     link_failed = _link_failure(list(to_link))
     try:
         commit(tx, {**failures, "card": link_failed}, stale_labels=stale_labels)
-    except ValidationFailed as failed:
+    except Conflict as failed:
         if failed is link_failed:
             _card_errors(program_id, list(to_link), user_id, guards)
         raise
 
 
-def _link_failure(card_ids: list[str]) -> ValidationFailed:
-    return ValidationFailed("A gift card changed while it was being linked; check the cards and retry",
+def _link_failure(card_ids: list[str]) -> Conflict:
+    return Conflict("A gift card changed while it was being linked; check the cards and retry",
                             fields=[field_error("gift_cards", f"could not link {', '.join(card_ids)}",
                                                 "card_changed")])
 

@@ -7,7 +7,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Optional
 
-from pydantic import Field, StrictBool, field_validator
+from pydantic import BeforeValidator, Field, StrictBool, field_validator
 
 from flexigift.models.common import (
     DOG_BED,
@@ -20,10 +20,11 @@ from flexigift.models.common import (
     Text,
     distinct_card_ids,
     example,
+    integral_number,
     money_number,
 )
 
-Quantity = Annotated[int, Field(strict=True, ge=1, le=100)]
+Quantity = Annotated[int, Field(strict=True, ge=1, le=100), BeforeValidator(integral_number)]
 PositiveMoney = Annotated[Money, Field(gt=0)]
 
 

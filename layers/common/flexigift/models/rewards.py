@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal, Optional
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StrictBool,
@@ -22,7 +23,15 @@ from pydantic import (
     model_validator,
 )
 
-from flexigift.models.common import LAZY, EmailAddress, Identifier, RequestModel, ResponseModel, example
+from flexigift.models.common import (
+    LAZY,
+    EmailAddress,
+    Identifier,
+    RequestModel,
+    ResponseModel,
+    example,
+    integral_number,
+)
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # newlines and tabs are fine in prose
 EXPIRATION = re.compile(r"^([1-9][0-9]{0,2}) (Day|Week|Month|Year)s?$")
@@ -62,8 +71,8 @@ Prose = Annotated[str, StringConstraints(max_length=8000), AfterValidator(_no_co
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200), AfterValidator(_no_control_chars)]
 Country = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
-WholeAmount = Annotated[StrictInt, Field(ge=1, le=MAX_AMOUNT)]
-RewardId = Annotated[StrictInt, Field(ge=1, le=2**53)]
+WholeAmount = Annotated[StrictInt, Field(ge=1, le=MAX_AMOUNT), BeforeValidator(integral_number)]
+RewardId = Annotated[StrictInt, Field(ge=1, le=2**53), BeforeValidator(integral_number)]
 
 
 class ValueType(str, Enum):

@@ -172,21 +172,64 @@ def update_in_place(program_id: str, kind: Kind, numeric_id: int, changes: dict[
 # --- listing -------------------------------------------------------------------------------------
 
 
+# A cursor is the page's LastEvaluatedKey as base64url JSON, unsigned, and that is safe because of where it
+# is used, not because it cannot be altered:
+#
+# 1. Every listing builds its Query's partition key from the caller (keys.* with the caller's program first,
+#    and for an issuer key its forced issuer filter), never from the cursor. DynamoDB's Query returns only
+#    items of the partition named in KeyConditionExpression; ExclusiveStartKey only says where in that
+#    partition to resume. So a cursor, forged or altered, can at most make the caller skip or repeat items
+#    of a partition the same key may list from its start anyway. It grants no read, and reaches no other
+#    program's partition (which also begins P#<program>#, and a program id cannot hold '#').
+# 2. decode_cursor checks anyway that the cursor names the query's own partition (the caller's), so that
+#    a cursor of another listing is refused rather than quietly misused, and
+# 3. it refuses, as a 400 invalid_cursor and never a DynamoDB ValidationException (a 500), whatever
+#    DynamoDB would refuse as an ExclusiveStartKey: not base64url JSON, not an object, other key names
+#    (another index's), non-string or empty values, values over DynamoDB's key sizes (2048 bytes for a
+#    partition key, 1024 for a sort key), text that is not UTF-8. A listing whose Query also bounds the sort
+#    key (the ledger: begins_with ACTIVITY#) checks the cursor's sort key against that bound itself.
+#
+# A signature (an HMAC under a secret) would add tamper evidence, but no safety the partition does not
+# already give, at the price of a secret to provision, rotate and read in every listing's cold start.
+MAX_CURSOR_LENGTH = 8192  # characters: four key values at DynamoDB's limits, base64url
+
+
 def encode_cursor(last_key: dict[str, Any]) -> str:
     plain = {k: (str(v) if isinstance(v, Decimal) else v) for k, v in last_key.items()}
     return base64.urlsafe_b64encode(json.dumps(plain, separators=(",", ":")).encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str, expected_keys: set[str], partition: tuple[str, str]) -> dict[str, Any]:
-    """Decode and check a cursor: it must name this query's partition and carry exactly its key attributes."""
+def _refused(message: str = "cursor is not one this API issued") -> InvalidCursor:
+    return InvalidCursor(f"{message}; use the Link header of the previous page")
+
+
+def _fits_a_key(name: str, value: Any) -> bool:
+    if not isinstance(value, str) or not value:
+        return False
     try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        data = json.loads(base64.urlsafe_b64decode(padded.encode()))
-    except (binascii.Error, ValueError, UnicodeDecodeError):
-        raise InvalidCursor("cursor is not one this API issued; use the Link header of the previous page") from None
-    if (not isinstance(data, dict) or set(data) != expected_keys
-            or not all(isinstance(v, str) for v in data.values()) or data.get(partition[0]) != partition[1]):
-        raise InvalidCursor("cursor does not belong to this listing; use the Link header of the previous page")
+        size = len(value.encode("utf-8"))
+    except UnicodeEncodeError:  # a lone surrogate ("\\ud800" in the JSON) is no DynamoDB string
+        return False
+    return size <= (1024 if name.endswith("SK") else 2048)
+
+
+def decode_cursor(cursor: str, expected_keys: set[str], partition: tuple[str, str]) -> dict[str, Any]:
+    """Decode and check a cursor (see above): it must carry exactly this query's key attributes, each a
+    non-empty string DynamoDB accepts as a key, and name this query's partition (the caller's). Anything
+    else, whatever its content, is an InvalidCursor (400)."""
+    if not isinstance(cursor, str) or not 0 < len(cursor) <= MAX_CURSOR_LENGTH:
+        raise _refused()
+    try:
+        raw = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True)
+        data = json.loads(raw.decode("utf-8"))
+    except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError):
+        raise _refused() from None
+    if not isinstance(data, dict) or set(data) != expected_keys:
+        raise _refused("cursor does not belong to this listing")
+    if not all(_fits_a_key(name, value) for name, value in data.items()):
+        raise _refused()
+    if data.get(partition[0]) != partition[1]:
+        raise _refused("cursor does not belong to this listing")
     return data
 
 
