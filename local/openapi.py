@@ -73,9 +73,9 @@ TEXT_PATTERN = "^[^\\x00-\\x1f\\x7f]*[^\\s\\x00-\\x1f\\x7f\\x85][^\\x00-\\x1f\\x
 SPECIAL_USE_DOMAIN = "[.@]([Aa][Rr][Pp][Aa]|[Ii][Nn][Vv][Aa][Ll][Ii][Dd]|[Ll][Oo][Cc][Aa][Ll]|[Ll][Oo][Cc][Aa][Ll][Hh][Oo][Ss][Tt]|[Oo][Nn][Ii][Oo][Nn]|[Tt][Ee][Ss][Tt])$"
 BODY_ID = ("The id the service gave the record, which a client may send back as it read it: if sent it must equal "
            "the {id} of the path (422 otherwise). The service owns it; it is never changed.")
-BALANCE_AS_STORED = ("Must equal the card's stored balance (409 balance_not_settable otherwise): a client may "
-                     "send back what it read. Only the ledger moves a balance: POST /gift_cards/{id}/activities, "
-                     "payments and refunds.")
+BALANCE_AS_STORED = ("Read-only: leave it out, or send the card's stored balance (422 balance_not_settable "
+                     "otherwise): a client may send back what it read. Only the ledger moves a balance: "
+                     "POST /gift_cards/{id}/activities, payments and refunds.")
 
 
 def _import_paths() -> None:
@@ -264,7 +264,7 @@ def _state_body_rules(schemas: dict[str, Any]) -> None:
         if name.endswith(("Replace", "Patch")) and "id" in properties:
             properties["id"] = {**properties["id"], "readOnly": True, "description": BODY_ID}
         if name.startswith("GiftCard") and name.endswith(("Replace", "Patch")) and "balance" in properties:
-            properties["balance"] = {**properties["balance"], "description": BALANCE_AS_STORED}
+            properties["balance"] = {**properties["balance"], "readOnly": True, "description": BALANCE_AS_STORED}
         for value in properties.values():  # flexigift.models.common.Text and ShortText
             for branch in [value, *value.get("anyOf", [])]:
                 if (schema.get("additionalProperties") is False and branch.get("type") == "string"

@@ -572,7 +572,7 @@ class TestLedger:
         before = snapshot(aws)
         status, body, _ = call("update_gift_card", api_event("update_gift_card", body={"balance": "90.50"},
                                                              path_id=number))
-        assert status == 409 and body["error"]["fields"][0]["type"] == "balance_not_settable", body
+        assert status == 422 and body["error"]["fields"][0]["type"] == "balance_not_settable", body
         assert f"/gift_cards/{number}/activities" in body["error"]["message"]
         assert snapshot(aws) == before
         assert adjust(number, "ADJUST_INCREMENT", "11.50")["balance"] == D("90.50")
@@ -581,7 +581,7 @@ class TestLedger:
         patch_card(number, state="ACTIVE", balance="90.50")  # the stored balance, sent back: accepted
         put = api_event("replace_gift_card", path_id=number, body={**KOHLS_CARD, "balance": "80.25"})
         status, body, _ = call("replace_gift_card", put)
-        assert status == 409 and body["error"]["fields"][0]["field"] == "balance"
+        assert status == 422 and body["error"]["fields"][0]["field"] == "balance"
         assert adjust(number, "ADJUST_DECREMENT", "10.25")["balance"] == D("80.25")
         status, body, _ = call("replace_gift_card", put)  # now the stored balance: accepted, no entry
         assert status == 200 and body["balance"] == D("80.25") and body["state"] == "ACTIVE", body

@@ -118,7 +118,7 @@ class TestOneUpdateItem:
         assert [e["activity_type"] for e in ledger(aws, number)] == ["ACTIVATE"]
         before = all_items(aws)
         (status, answer), ops = counted(aws, put, "replace_gift_card", number, {**body, "balance": "200.00"})
-        assert status == 409 and answer["error"]["fields"][0]["type"] == "balance_not_settable"
+        assert status == 422 and answer["error"]["fields"][0]["type"] == "balance_not_settable"
         assert ops == ["UpdateItem"] and all_items(aws) == before
         activity, ops = counted(aws, adjust, number, "ADJUST_DECREMENT", 50)
         assert activity["balance"] == 200 and ops.count("TransactWriteItems") == 1 and "Scan" not in ops

@@ -15,7 +15,7 @@ from functools import partial
 from typing import Any
 
 from flexigift.api import Caller
-from flexigift.errors import Conflict, NotFound, field_error
+from flexigift.errors import Conflict, NotFound, ValidationFailed, field_error
 from flexigift.logic.authority import issuer_filter, require_issuer
 from flexigift.logic.records import (
     InPlace,
@@ -49,8 +49,8 @@ def _unknown_user(user_id: str) -> NotFound:
                             fields=[field_error("user_id", f"no user '{user_id}' is registered", "unknown_user")])
 
 
-def _balance_not_settable(numeric_id: int) -> Conflict:
-    return Conflict(
+def _balance_not_settable(numeric_id: int) -> ValidationFailed:
+    return ValidationFailed(
         f"A card's balance changes only through its ledger: send the stored balance or leave it out, and "
         f"POST /gift_cards/{numeric_id}/activities (LOAD, ADJUST_INCREMENT, ADJUST_DECREMENT) to change it",
         fields=[field_error("balance", "must equal the stored balance; use the activities route to change it",
@@ -161,8 +161,9 @@ def _in_place(who: Caller, fields: dict[str, Any]) -> tuple[dict[str, Any], dict
     to what the request names, or the general path runs and explains what is refused. Without an issuer and a
     card_id in the request, the caller's binding cannot be held by the condition: the general path."""
     changes = _stored(fields)
-    if "state" in changes and changes["state"] is None:
-        changes.pop("state")  # PUT without state: keep the current one
+    for kept in ("state", "balance"):  # PUT without them keeps the stored ones
+        if kept in changes and changes[kept] is None:
+            changes.pop(kept)
     if who.issuer is not None and "issuer" not in changes:
         return None
     if who.issuer is not None:

@@ -100,10 +100,11 @@ class GiftCardCreate(RequestModel):
 
 
 class GiftCardReplace(GiftCardCreate):
-    """PUT: the whole card. `balance` must be the stored one (the ledger alone moves it); `state` left out
-    keeps the current state."""
+    """PUT: the whole card. `balance` may be left out or sent as stored (the ledger alone moves it); `state`
+    left out keeps the current state."""
 
     id: Optional[int] = None
+    balance: Optional[Money] = None  # type: ignore[assignment]  # left out: the stored balance
     state: Optional[SettableCardState] = None  # type: ignore[assignment]
 
 
