@@ -51,10 +51,12 @@ _DELETE = (409,)
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 # Where a handler reads Idempotency-Key, and whether its logic refuses a request without it
-# (flexigift.logic.checkout.check_idempotency_key(required=...), flexigift.logic.place_order).
+# (flexigift.logic.idempotency.check_idempotency_key(required=...), flexigift.logic.place_order).
 IDEMPOTENCY = {
     ("post", "/payments"): True,
     ("post", "/payments/{id}/refunds"): False,
+    ("post", "/payments/{id}/capture"): True,
+    ("post", "/payments/{id}/void"): True,
     ("post", "/rewards/order"): False,
 }
 
