@@ -324,3 +324,20 @@ def tx_link_card(tx: Transaction, program_id: str, card_numeric_id: int, user_id
                   "SET linked = :linked, #v = #v + :one REMOVE owner_ref",
                   condition="attribute_exists(PK) AND user_id = :uid",
                   names={"#v": "version"}, vals={"linked": False, "uid": user_id, "one": 1})
+
+
+def tx_link_new_card(tx: Transaction, program_id: str, *, user_id: str, user_numeric_id: int, card_id: str,
+                     card_numeric_id: int, max_cards: int, now: str) -> None:
+    """A card created already linked (a reward paid into the wallet: tx_insert puts it with linked and
+    owner_ref) joins its owner's wallet in the same transaction: the guard counts it and keeps it in
+    wallet_cards (label 'wallet:guard'), the user lists it in gift_cards, never beyond `max_cards`
+    (label 'wallet:user')."""
+    tx.update("wallet:guard", keys.unique_key(program_id, USER.name, user_id),
+              "ADD card_count :one SET wallet_cards.#card = :number",
+              condition="ref_id = :ref AND attribute_exists(wallet_cards)",
+              names={"#card": card_id}, vals={"one": 1, "number": card_numeric_id, "ref": user_numeric_id})
+    tx.update("wallet:user", keys.entity_key(program_id, USER.name, user_numeric_id),
+              "SET gift_cards = list_append(gift_cards, :card), #v = #v + :one, updated_at = :now",
+              condition="attribute_exists(PK) AND user_id = :uid AND size(gift_cards) < :max",
+              names={"#v": "version"},
+              vals={"card": [card_id], "one": 1, "now": now, "uid": user_id, "max": max_cards})
