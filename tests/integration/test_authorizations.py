@@ -252,6 +252,9 @@ class TestVoidAndExpiry:
         assert_held_is_open_holds(aws, number)
         assert sweep()["expired"] == 0
         assert stored(aws, f"P#default#IDEMPOTENCY#expire_authorization#{auth['id']}", "IDEMPOTENCY")
+        status, answer, _ = capture(auth["id"])
+        assert status == 409 and answer["error"]["code"] == "authorization_expired"
+        assert void(auth["id"])[1]["error"]["code"] == "payment_not_authorized"
 
     def test_a_void_after_expiry_and_before_the_sweep_releases_once(self, aws):
         (number,) = jack_with_cards(KOHLS_CARD)

@@ -44,6 +44,10 @@ class Closing:
 
 def _refuse(payment: dict[str, Any], closing: Closing, now_epoch: int) -> None:
     status = PaymentStatus(payment["status"])
+    if status is PaymentStatus.EXPIRED and closing.status is PaymentStatus.CAPTURED:
+        raise AuthorizationExpired(
+            f"Authorization {payment['id']} expired at {payment['hold_expires_at']}; its holds were released to the "
+            "cards. Authorize again to charge them", fields=[field_error("id", "expired", "authorization_expired")])
     if status is not PaymentStatus.AUTHORIZED:
         raise PaymentNotAuthorized(
             f"Payment {payment['id']} is {status.value}, not authorized: it can be captured or voided only once, "
