@@ -10,13 +10,15 @@ import pytest
 
 from flexigift import vault
 from flexigift.logic.programs import configure_program
+from tests.integration import test_rewards_orders as rewards_orders
 from tests.integration.conftest import all_items, stored
 from tests.integration.test_checkout import JACK, as_issuer, assert_reconciles, pay, register_user
-from tests.integration.test_rewards_orders import catalog, order, placed  # noqa: F401 - the catalog fixture
+from tests.integration.test_rewards_orders import order, placed
 from tests.support import api_event, call
 
 D = Decimal
 INTO_WALLET = {"reward_id": 27234, "amount": 25, "delivery_method": 3, "user_id": "user006"}
+catalog = rewards_orders.catalog   # the fixture: the table's stream on and the sample feed loaded
 SANDER = {"product_id": "lowes-sander-001", "name": "Orbital Sander", "price": "20.00", "eligible_issuer": "Lowes"}
 
 

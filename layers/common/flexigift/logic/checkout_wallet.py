@@ -20,6 +20,7 @@ from flexigift.models.common import money_string
 from flexigift.store import keys, wallet
 from flexigift.store.table import batch_get, found_in
 
+
 @dataclass
 class PricedLine:
     product: dict[str, Any]

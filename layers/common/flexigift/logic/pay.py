@@ -95,7 +95,7 @@ def _add_card_moves(tx: Transaction, program_id: str, checkout: Wallet, planned:
     for debit in planned.debits:
         card = debit.card
         version = checkout.versions[card.gift_card_id]
-        common = {"gift_card_id": card.gift_card_id, "amount": debit.amount, "expected_version": version,
+        common: dict[str, Any] = {"gift_card_id": card.gift_card_id, "amount": debit.amount, "expected_version": version,
                   "user_id": checkout.user_id, "today": today, "now": now, "label": f"card:{card.card_id}"}
         if authorize:
             authorizations.tx_hold_card(tx, program_id, **common)

@@ -172,7 +172,8 @@ def _write(program_id: str, numeric_id: int, fields: dict[str, Any], new_fields:
     named: list[str] = fields.get("gift_cards") or []
     first: tuple[dict[str, Any], int] | None
     if not named:
-        unchanged = {name: fields[name] for name in ("user_id", "amazon_id", "gift_cards") if name in fields}
+        unchanged: dict[str, Any] = {name: fields[name] for name in ("user_id", "amazon_id", "gift_cards")
+                                     if name in fields}
         result = wallet.update_in_place(program_id, wallet.USER, numeric_id, {**fields, "updated_at": wallet.now_iso()},
                                         unchanged)
         if not isinstance(result, wallet.Changed):

@@ -279,7 +279,8 @@ def tx_set_wallet(tx: Transaction, program_id: str, user_id: str, numeric_id: in
     """Keep the wallet on the user's guard: card_id -> numeric id of every linked card, written with every
     change of the user's gift_cards, so that checkout finds a user's cards from the user_id in one read; and
     the user's amazon_id when it changes (a checkout by user_id answers with both)."""
-    sets, vals = [], {"ref": numeric_id}
+    sets: list[str] = []
+    vals: dict[str, Any] = {"ref": numeric_id}
     if cards is not None:
         sets.append("wallet_cards = :cards")
         vals["cards"] = cards
