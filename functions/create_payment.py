@@ -1,18 +1,19 @@
-"""POST /payments: debit the user's gift cards for the items, once per Idempotency-Key."""
+"""POST /payments: pay for the items with the shopper's gift cards (captured, or with "capture": false authorized),
+once per Idempotency-Key."""
 
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Body
 
 from flexigift.api import caller, create_resolver, json_response, lambda_entry
-from flexigift.logic.checkout import IDEMPOTENCY_HEADER, create_payment
+from flexigift.logic.pay import IDEMPOTENCY_HEADER, create_payment
 from flexigift.models.checkout import Payment, PaymentCreate
 
 app = create_resolver(scope="checkout")
 
 
 @app.post("/payments", operation_id="create_payment",
-          responses={201: {"description": "Captured (or the payment already made under this Idempotency-Key)",
+          responses={201: {"description": "Captured or authorized (or the payment already made under this Idempotency-Key)",
                           "content": {"application/json": {"model": Payment}}}})
 def handle(body: Annotated[PaymentCreate, Body()]):
     who = caller(app)

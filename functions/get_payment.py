@@ -1,7 +1,7 @@
 """GET /payments/{id}: a payment with its refunds."""
 
 from flexigift.api import caller, create_resolver, json_response, lambda_entry
-from flexigift.logic.checkout import get_payment
+from flexigift.logic.payments import get_payment
 from flexigift.models.checkout import Payment
 
 app = create_resolver(scope="checkout")

@@ -51,11 +51,13 @@ _DELETE = (409,)
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 # Where a handler reads Idempotency-Key, and whether its logic refuses a request without it
-# (flexigift.logic.checkout.check_idempotency_key(required=...), flexigift.logic.place_order).
+# (flexigift.logic.idempotency.check_idempotency_key(required=...), flexigift.logic.place_order).
 IDEMPOTENCY = {
     ("post", "/payments"): True,
     ("post", "/payments/{id}/refunds"): True,
     ("post", "/gift_cards/{id}/activities"): True,
+    ("post", "/payments/{id}/capture"): True,
+    ("post", "/payments/{id}/void"): True,
     ("post", "/rewards/order"): False,
 }
 

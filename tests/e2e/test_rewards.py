@@ -68,7 +68,8 @@ class TestSeedRequests:
         assert response.status_code == 200
         body = response.json()
         assert body["status"] == "success" and body["request_id"]
-        assert next(i for i in body["catalog"] if i["rewards_id"] == 27234) == SEED_LOWES
+        # the seed's item field for field, plus the issuer whose products its gift card buys
+        assert next(i for i in body["catalog"] if i["rewards_id"] == 27234) == {**SEED_LOWES, "issuer": "Lowes"}
 
     def test_the_seed_sample_order_answers_the_seed_shape(self, stack, http):
         response = order(http, stack, SEED_ORDER)

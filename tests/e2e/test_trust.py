@@ -72,7 +72,8 @@ DOG_BED = {"product_id": "kohls-dogbed-001", "name": "Deluxe Round Dog Bed", "pr
 def _seed(program: Program, email: str, extra_users: int = 0) -> dict[str, int]:
     """The seed's Jack, his Kohl's card (linked) and the dog bed, each made by the role that owns it."""
     for n in range(extra_users):   # records numbered before Jack's, so that his ids exceed another program's
-        program.ok("wallet", "POST", "/users", {**JACK, "user_id": f"filler{n}", "email": f"f{n}@example.com"},
+        program.ok("wallet", "POST", "/users", {**JACK, "user_id": f"filler{n}", "amazon_id": f"amz-filler{n}",
+                                                  "email": f"f{n}@example.com"},
                    status=201)
         program.ok("kohls", "POST", "/gift_cards", {**KOHLS, "card_id": f"filler-card-{n}", "user_id": f"filler{n}"},
                    status=201)
@@ -133,7 +134,7 @@ def test_two_programs_side_by_side_see_pay_refund_and_change_nothing_of_each_oth
 
 def test_an_issuer_key_cannot_register_or_change_another_issuers_card_or_product(programs):
     a, _ = programs
-    a.ok("wallet", "POST", "/users", {**JACK, "user_id": "user-t", "email": "t@alpha.example"}, status=201)
+    a.ok("wallet", "POST", "/users", {**JACK, "user_id": "user-t", "amazon_id": "amz-t", "email": "t@alpha.example"}, status=201)
     target = {"card_id": "target-gc-001", "user_id": "user-t", "issuer": "Target", "balance": 40,
               "expiry_date": "2035-12-31"}
     lamp = {"product_id": "target-lamp-001", "name": "Lamp", "price": "20.00", "eligible_issuer": "Target"}
@@ -181,10 +182,11 @@ def test_no_wallet_or_checkout_key_changes_a_balance_and_an_activity_loads_once(
 
 def test_a_refund_without_an_idempotency_key_is_400_and_moves_nothing(programs):
     _, b = programs
-    user = b.ok("wallet", "POST", "/users", {**JACK, "user_id": "user-r", "email": "r@beta.example"}, status=201)
+    user = b.ok("wallet", "POST", "/users", {**JACK, "user_id": "user-r", "amazon_id": "amz-r", "email": "r@beta.example"},
+                status=201)
     card = b.ok("kohls", "POST", "/gift_cards", {**KOHLS, "card_id": "kohls-gc-r", "user_id": "user-r"}, status=201)
-    b.ok("wallet", "PUT", f"/users/{user['id']}", {**JACK, "user_id": "user-r", "email": "r@beta.example",
-                                                   "gift_cards": ["kohls-gc-r"]})
+    b.ok("wallet", "PUT", f"/users/{user['id']}", {**JACK, "user_id": "user-r", "amazon_id": "amz-r",
+                                                   "email": "r@beta.example", "gift_cards": ["kohls-gc-r"]})
     b.ok("kohls", "POST", "/products", {**DOG_BED, "product_id": "kohls-bone-r"}, status=201)
     paid = b.ok("checkout", "POST", "/payments", {"user_id": "user-r", "items": [{"product_id": "kohls-bone-r"}]},
                 idem="pay-r", status=201)

@@ -67,6 +67,8 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("POST", "/payments"): {"checkout"} | ADMINS,
     ("GET", "/payments/{id}"): {"checkout"} | ADMINS,
     ("POST", "/payments/{id}/refunds"): {"checkout"} | ADMINS,
+    ("POST", "/payments/{id}/capture"): {"checkout"} | ADMINS,            # the merchant ships the order
+    ("POST", "/payments/{id}/void"): {"checkout"} | ADMINS,               # the merchant cancels it
     ("POST", "/admin/api_keys"): ADMINS,
     ("GET", "/admin/api_keys"): ADMINS,
     ("DELETE", "/admin/api_keys/{key_id}"): ADMINS,

@@ -214,7 +214,8 @@ class TestQuote:
         assert_error(body, "not_found", "user_id", "items[0].product_id")
 
     @pytest.mark.parametrize("body, field", [
-        ({"items": [{"product_id": "kohls-dogbed-001"}]}, "user_id"),
+        ({"items": [{"product_id": "kohls-dogbed-001"}]}, "body"),          # neither user_id nor amazon_id
+        ({**BASKET, "amazon_id": "amz3456"}, "body"),                         # both
         ({**BASKET, "items": [{"product_id": "kohls-dogbed-001", "quantity": 0}]}, "items.0.quantity"),
         ({**BASKET, "items": [{"product_id": "kohls-dogbed-001", "quantity": 1.5}]}, "items.0.quantity"),  # 1.0 is 1
         ({**BASKET, "items": []}, "items"),
@@ -324,14 +325,15 @@ class TestPayment:
     def test_a_card_blocked_after_the_read_is_refused_by_the_transaction(self, aws, monkeypatch):
         """Given a payment planned from a read in which the card was ACTIVE, when the card is blocked before the
         write, then the transaction's condition refuses the debit, the retry sees BLOCKED, and 409."""
-        from flexigift.logic import checkout
+        from flexigift.logic import checkout_wallet
+        from flexigift.logic import pay as pay_logic
 
         (number,) = jack_with_cards(KOHLS_CARD)
         from flexigift.models.checkout import PaymentCreate
 
-        stale = checkout._read_wallet("default", PaymentCreate(**BASKET))
+        stale = checkout_wallet.read_wallet("default", PaymentCreate(**BASKET))
         patch_card(number, state="BLOCKED")
-        monkeypatch.setattr(checkout, "_read_wallet", lambda program_id, body, first=None: stale)
+        monkeypatch.setattr(pay_logic, "read_wallet", lambda program_id, body, first=None: stale)
         before = snapshot(aws)
         status, body, _ = pay()
         assert status == 409 and body["error"]["code"] == "insufficient_funds"
@@ -342,14 +344,15 @@ class TestPayment:
         """Given a payment whose every plan is stale (the card's version moved on after the read), when the
         retry budget runs out, then 409 conflict saying to retry with the same key, nothing is written, and
         that Idempotency-Key is still free: the same request, once the race is over, is captured."""
-        from flexigift.logic import checkout, retries
+        from flexigift.logic import checkout_wallet, retries
+        from flexigift.logic import pay as pay_logic
         from flexigift.models.checkout import PaymentCreate
 
         (number,) = jack_with_cards(KOHLS_CARD)
-        stale = checkout._read_wallet("default", PaymentCreate(**BASKET))
+        stale = checkout_wallet.read_wallet("default", PaymentCreate(**BASKET))
         assert pay(key="key-earlier")[0] == 201  # the card's version moves past the stale read
-        monkeypatch.setattr(checkout, "_read_wallet", lambda program_id, body, first=None: stale)
-        monkeypatch.setattr(checkout, "_reread_cards", lambda program_id, current: stale)
+        monkeypatch.setattr(pay_logic, "read_wallet", lambda program_id, body, first=None: stale)
+        monkeypatch.setattr(pay_logic, "reread_cards", lambda program_id, current: stale)
         monkeypatch.setattr(retries, "RETRY_SECONDS", 0.2)
         before = snapshot(aws)
         status, body, _ = pay(key="key-later")
@@ -686,7 +689,7 @@ class TestConcurrency:
         (a loser that spent the budget answers 409 and charges nothing: tested with the budget below)."""
         from flexigift.errors import Conflict
         from flexigift.logic import retries
-        from flexigift.logic.checkout import create_payment
+        from flexigift.logic.pay import create_payment
 
         monkeypatch.setattr(retries, "RETRY_SECONDS", 120.0)
         from flexigift.models.checkout import PaymentCreate

@@ -348,6 +348,10 @@ def drive_wallet(d: Driver) -> dict[str, int]:
         TableName=TABLE, Key={"PK": {"S": f"P#default#USER#{jill}"}, "SK": {"S": "USER"}},
         UpdateExpression="SET version = version + :one", ExpressionAttributeValues={":one": {"N": "1"}}))
     d.api("update_user", WALLET, body={"user_id": "user007"}, path_id=jill, expect=200)
+    # a new amazon_id moves its guard (the old one deleted, the new one put); taken by Jack's: refused
+    d.api("update_user", WALLET, body={"amazon_id": "amz7778"}, path_id=jill, expect=200)
+    d.api("replace_user", WALLET, body={**JILL, "amazon_id": "amz7779"}, path_id=jill, expect=200)
+    d.api("update_user", WALLET, body={"amazon_id": JACK["amazon_id"]}, path_id=jill, expect=REFUSED)
 
     d.api("get_gift_card", KOHLS, path_id=card1, expect=200)
     d.api("get_gift_card", WALLET, path_id=card1, expect=200)
@@ -435,6 +439,8 @@ def drive_money(d: Driver, ids: dict[str, int]) -> None:
     d.api("create_refund", CHECKOUT, body={"amount": "5.00"}, path_id="pay_000000000000000000000000",
           headers={"Idempotency-Key": "rfd-0004"}, expect=REFUSED)
 
+    drive_authorizations(d, card1)
+
     # a user guard written before it kept the wallet: checkout follows the user item and the cards' guards
     d.dynamo.update_item(TableName=TABLE, Key={"PK": {"S": "P#default#UNIQUE#USER#user006"}, "SK": {"S": "UNIQUE"}},
                          UpdateExpression="REMOVE wallet_cards")
@@ -457,6 +463,62 @@ def drive_money(d: Driver, ids: dict[str, int]) -> None:
     d.api("delete_user", WALLET, path_id=ids["jill"], expect=REFUSED)
 
 
+def expire_now(d: Driver, payment_id: str) -> None:
+    """The test's own client moves an authorization's expiry into the past (as if its time had come)."""
+    from datetime import datetime, timedelta, timezone
+
+    from flexigift.store import authorizations
+
+    past = datetime.now(timezone.utc) - timedelta(minutes=2)
+    index = authorizations.expiry_index("default", payment_id, past)
+    d.dynamo.update_item(TableName=TABLE, Key={"PK": {"S": f"P#default#PAYMENT#{payment_id}"}, "SK": {"S": "PAYMENT"}},
+                         UpdateExpression="SET hold_expires_epoch = :e, GSI1PK = :pk, GSI1SK = :sk",
+                         ExpressionAttributeValues={":e": {"N": str(int(past.timestamp()))},
+                                                    ":pk": {"S": index["GSI1PK"]}, ":sk": {"S": index["GSI1SK"]}})
+    # a real hold expires at least 30 s after it is placed, so never behind the sweep's position; this one is
+    # moved 2 minutes back, so the sweep starts afresh (one hour back) to find it
+    d.dynamo.delete_item(TableName=TABLE, Key={"PK": {"S": "SWEEP#authorizations"}, "SK": {"S": "SWEEP"}})
+
+
+def drive_authorizations(d: Driver, card1: int) -> None:
+    """By Amazon account; authorize, then capture, void and the expiry sweep, each through its replay, a twin
+    that commits first (the claim is read) and a card that moves first (the payment is read again)."""
+    d.api("create_gift_card_activity", KOHLS, body={"type": "LOAD", "amount": 500, "reason": "holds"}, path_id=card1,
+          headers={"Idempotency-Key": "act-0006"}, expect=201)
+    by_amazon = {"amazon_id": JACK["amazon_id"], "items": BASKET["items"]}
+    d.api("checkout_quote", CHECKOUT, body=by_amazon, expect=200)
+    d.api("checkout_quote", CHECKOUT, body={**by_amazon, "amazon_id": "amz-nobody"}, expect=REFUSED)
+    d.api("create_payment", CHECKOUT, body=by_amazon, headers={"Idempotency-Key": "pay-amz-1"}, expect=201)
+
+    def authorized(key: str) -> str:
+        return d.api("create_payment", CHECKOUT, body={**by_amazon, "capture": False},
+                     headers={"Idempotency-Key": key}, expect=201)[1]["id"]
+
+    card_pk = f"P#default#CARD#{card1}"
+    for module, body in (("capture_payment", {"amount": "10.00"}), ("void_payment", ...)):
+        first, twin, moved = authorized(f"auth-{module}-1"), authorized(f"auth-{module}-2"), authorized(f"auth-{module}-3")
+        key = {"Idempotency-Key": f"{module}-1"}
+        d.api(module, CHECKOUT, body=body, path_id=first, headers=key, expect=200)
+        d.api(module, CHECKOUT, body=body, path_id=first, headers=key, expect=200)                 # replay
+        d.api(module, CHECKOUT, body=body, path_id=first, headers={"Idempotency-Key": f"{module}-x"},
+              expect=REFUSED)                                                                     # closed
+        d.twin_commits_first(module)
+        d.api(module, CHECKOUT, body=body, path_id=twin, headers={"Idempotency-Key": f"{module}-2"}, expect=200)
+        d.card_changes_first(module, card_pk)
+        d.api(module, CHECKOUT, body=body, path_id=moved, headers={"Idempotency-Key": f"{module}-3"}, expect=200)
+        d.api(module, CHECKOUT, body=body, path_id="pay_000000000000000000000000",
+              headers={"Idempotency-Key": f"{module}-4"}, expect=REFUSED)
+    sweep = load_event("expire_authorizations")
+    for interference in (None, "twin", "moved"):
+        expire_now(d, authorized(f"auth-sweep-{interference}"))
+        if interference == "twin":
+            d.twin_commits_first("expire_authorizations")
+        elif interference == "moved":
+            d.card_changes_first("expire_authorizations", card_pk)
+        report = d.invoke("expire_authorizations", sweep)
+        assert report["expired"] + report["already_closed"] == 1 and report["failed"] == 0, report
+
+
 def drive_rewards(d: Driver, rewards: Any) -> None:
     from tests.rewards_support import feed_bytes, sample_feed, without
 
@@ -472,6 +534,9 @@ def drive_rewards(d: Driver, rewards: Any) -> None:
     _, emailed, _ = d.api("create_reward_order", REWARDS, body={
         "reward_id": 27234, "amount": 25, "delivery_method": 2, "delivery_email": "jack.johnson@example.com"},
         expect=201)
+    # into Jack's wallet: the user's guard is read with the order's inputs, the card written with the order
+    d.api("create_reward_order", REWARDS, body={"reward_id": 27234, "amount": 25, "delivery_method": 3,
+                                                "user_id": JACK["user_id"]}, expect=201)
     d.api("get_reward_order", REWARDS, path_id=placed["order_id"], expect=200)
     d.api("list_reward_orders", REWARDS, expect=200)
     d.api("resend_reward_order", REWARDS, path_id=emailed["order_id"], body={}, expect=REFUSED)   # still queued

@@ -1,11 +1,13 @@
 """Property: whatever happens to a wallet, every card's ledger sums to its balance and no balance is negative.
 
-Hypothesis drives random sequences of payments (some replayed with their Idempotency-Key), refunds, balance
-activities, blocks and unblocks, unlinks and relinks, and deletes, through the use cases against moto. After
-every step it reads each card and its whole ledger back from the table and checks:
+Hypothesis drives random sequences of payments (some replayed with their Idempotency-Key), authorizations and
+their captures (whole or part), voids and expiries, refunds, balance activities, blocks and unblocks, unlinks
+and relinks, and deletes, through the use cases against moto. After every step it reads each card and its
+whole ledger back from the table and checks:
   - the ledger's amounts sum to the stored balance, and its last entry's balance_after is that balance;
   - no balance is negative, and what a card may still get back from refunds (`refundable`) is never negative
-    and equals what its payments' allocations may still refund;
+    and equals what its captured payments' allocations may still refund;
+  - `held` equals the card's open holds: what the payments still authorized hold on it;
   - a refused step (a 4xx domain error) changed nothing.
 Each example runs in a program of its own, in a table emptied before it (moto's transactions copy the whole
 table, so a table that grew with every example would make the run quadratic).
@@ -23,8 +25,9 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 
 from flexigift.api import Caller
 from flexigift.errors import FlexigiftError
-from flexigift.logic import adjust_balance, checkout, gift_cards, products, users
-from flexigift.models.checkout import BalanceActivityCreate, PaymentCreate, RefundCreate
+from flexigift.logic import adjust_balance, capture, expire_authorizations, gift_cards, pay, products, refund, users
+from flexigift.logic import void as void_logic
+from flexigift.models.checkout import BalanceActivityCreate, CaptureRequest, PaymentCreate, RefundCreate
 from flexigift.models.wallet import GiftCardCreate, GiftCardPatch, ProductCreate, UserCreate, UserPatch
 from flexigift.store import checkout as checkout_store
 from flexigift.store import keys, ledger, wallet
@@ -85,16 +88,16 @@ class WalletMachine(RuleBasedStateMachine):
 
     # --- rules ---------------------------------------------------------------------------------------
 
-    @rule(bed=st.integers(0, 2), treat=st.integers(0, 3), remainder=st.booleans())
-    def pay(self, bed: int, treat: int, remainder: bool) -> None:
+    @rule(bed=st.integers(0, 2), treat=st.integers(0, 3), remainder=st.booleans(), authorize=st.booleans())
+    def pay(self, bed: int, treat: int, remainder: bool, authorize: bool) -> None:
         items = [{"product_id": p, "quantity": q} for p, q in (("bed", bed), ("treat", treat)) if q]
         if not items:
             return
-        body = {"user_id": "u1", "items": items, "allow_remainder": remainder}
+        body = {"user_id": "u1", "items": items, "allow_remainder": remainder, "capture": not authorize}
         key = uuid.uuid4().hex
 
         def step() -> None:
-            payment, replayed = checkout.create_payment(PaymentCreate.model_validate(body), key, "key_property",
+            payment, replayed = pay.create_payment(PaymentCreate.model_validate(body), key, "key_property",
                                                         self.program)
             assert not replayed
             self.payments.append((payment.id, key, body))
@@ -105,7 +108,7 @@ class WalletMachine(RuleBasedStateMachine):
     @rule(pick=st.integers(0, 50))
     def replay_payment(self, pick: int) -> None:
         payment_id, key, body = self.payments[pick % len(self.payments)]
-        payment, replayed = checkout.create_payment(PaymentCreate.model_validate(body), key, "key_property",
+        payment, replayed = pay.create_payment(PaymentCreate.model_validate(body), key, "key_property",
                                                     self.program)
         assert replayed and payment.id == payment_id
         assert self._snapshot() == self.last, "a replayed payment moved money"
@@ -116,7 +119,43 @@ class WalletMachine(RuleBasedStateMachine):
         payment_id = self.payments[pick % len(self.payments)][0]
         body = RefundCreate(amount=None if cents is None else D(cents) / 100)
         self._refused_changes_nothing(
-            lambda: checkout.refund_payment(payment_id, body, uuid.uuid4().hex, "key_property", self.program))
+            lambda: refund.refund_payment(payment_id, body, uuid.uuid4().hex, "key_property", self.program))
+
+    @precondition(lambda self: self.payments)
+    @rule(pick=st.integers(0, 50), cents=st.one_of(st.none(), st.integers(1, 8000)), twice=st.booleans())
+    def capture(self, pick: int, cents: int | None, twice: bool) -> None:
+        payment_id = self.payments[pick % len(self.payments)][0]
+        body = CaptureRequest(amount=None if cents is None else D(cents) / 100)
+        key = uuid.uuid4().hex
+
+        def step() -> None:
+            first, _ = capture.capture_payment(self.who, payment_id, body, key)
+            if twice:   # the same request again is a replay; a new one is refused
+                again, replayed = capture.capture_payment(self.who, payment_id, body, key)
+                assert replayed and again == first
+
+        self._refused_changes_nothing(step)
+
+    @precondition(lambda self: self.payments)
+    @rule(pick=st.integers(0, 50))
+    def void(self, pick: int) -> None:
+        payment_id = self.payments[pick % len(self.payments)][0]
+        self._refused_changes_nothing(lambda: void_logic.void_payment(self.who, payment_id, uuid.uuid4().hex))
+
+    @precondition(lambda self: self.payments)
+    @rule(pick=st.integers(0, 50))
+    def expire(self, pick: int) -> None:
+        """The authorization's time comes (its expiry moved into the past) and the sweep releases it; a payment
+        that is not authorized is left alone."""
+        payment_id = self.payments[pick % len(self.payments)][0]
+        key = keys.payment_key(self.program, payment_id)
+        if checkout_store.payment_record(found_in(batch_get([key]), key))["status"] != "authorized":
+            return
+        self.client.update_item(TableName=TABLE, Key={"PK": {"S": key["PK"]}, "SK": {"S": key["SK"]}},
+                                UpdateExpression="SET hold_expires_epoch = :past",
+                                ExpressionAttributeValues={":past": {"N": "1"}})
+        assert expire_authorizations.expire_one(self.program, payment_id)
+        assert not expire_authorizations.expire_one(self.program, payment_id)   # once
 
     @rule(card=st.sampled_from(CARDS), kind=st.sampled_from(["LOAD", "ADJUST_INCREMENT", "ADJUST_DECREMENT"]),
           cents=st.integers(1, 5000))
@@ -168,18 +207,23 @@ class WalletMachine(RuleBasedStateMachine):
         if not hasattr(self, "program"):
             return
         refundable: dict[int, Decimal] = {number: D(0) for number in self.cards.values()}
+        held: dict[int, Decimal] = {number: D(0) for number in self.cards.values()}
         payment_keys = [keys.payment_key(self.program, payment_id) for payment_id, _, _ in self.payments]
         found_payments = batch_get(payment_keys) if payment_keys else {}
         for key in payment_keys:
             payment = checkout_store.payment_record(found_in(found_payments, key))
             assert payment is not None
+            if payment["status"] == "authorized":
+                for hold in payment["holds"]:
+                    held[int(hold["gift_card_id"])] += D(hold["amount"])
+                continue
             for allocation in payment["allocations"]:
                 refundable[int(allocation["gift_card_id"])] += D(allocation["amount"]) - D(allocation["refunded"])
         self.last = self._snapshot()
         for card_id, number in self.cards.items():
             stored = self.last[card_id]
             if card_id in self.deleted:
-                assert stored is None and refundable[number] == 0
+                assert stored is None and refundable[number] == 0 and held[number] == 0
                 continue
             assert stored is not None
             card, version = stored
@@ -189,11 +233,13 @@ class WalletMachine(RuleBasedStateMachine):
             assert D(entries[-1]["balance_after"]) == balance and int(entries[-1]["sequence"]) <= version
             assert balance >= 0
             assert D(card.get("refundable", 0)) == refundable[number] >= 0, card_id
+            assert D(card.get("held") or 0) == held[number] >= 0, card_id
 
 
 def test_every_ledger_sums_to_its_balance_through_random_sequences(aws: Any) -> None:
-    """Given a wallet, when 500 random sequences of money movements and card changes run, then after every
-    step each card's ledger sums to its balance, nothing is negative, and a refused step changed nothing."""
+    """Given a wallet, when 500 random sequences of money movements (payments, authorizations, captures,
+    voids, expiries, refunds, activities) and card changes run, then after every step each card's ledger sums
+    to its balance, `held` is its open holds, nothing is negative, and a refused step changed nothing."""
     run = settings(max_examples=EXAMPLES, stateful_step_count=int(__import__("os").environ.get("LEDGER_STEPS", "5")), deadline=None, derandomize=True,
                    suppress_health_check=list(HealthCheck), database=None)(WalletMachine)
     WalletMachine.client = aws

@@ -46,9 +46,9 @@ class TestCatalog:
         assert set(body) == {"status", "request_id", "catalog"} and body["status"] == "success"
         assert body["request_id"] == load_event("get_rewards_catalog")["requestContext"]["requestId"]
         lowes = next(item for item in body["catalog"] if item["rewards_id"] == 27234)
-        assert lowes == SEED_LOWES
+        assert lowes == {**SEED_LOWES, "issuer": "Lowes"}   # the seed's item, plus whose products its card buys
         for item in body["catalog"]:
-            assert list(item) == list(SEED_LOWES)  # same names, same order
+            assert list(item) == [*SEED_LOWES, "issuer"]  # the seed's names in its order, then the issuer
             for name, value in SEED_LOWES.items():
                 assert type(item[name]) is type(value), (item["rewards_id"], name)
 
@@ -186,7 +186,8 @@ class TestRefresh:
         assert len({e["rewards_name"] for e in feed}) >= 20
         assert len({e["country"] for e in feed}) >= 4 and len({e["currency"] for e in feed}) >= 4
         assert {e["value_type"] for e in feed} == {"open_value", "fixed_value"}
-        assert {k: v for k, v in entry({"rewards": feed}, 27234).items() if k != "country"} == SEED_LOWES
+        assert {k: v for k, v in entry({"rewards": feed}, 27234).items() if k not in ("country", "issuer")} == SEED_LOWES
+        assert entry({"rewards": feed}, 27234)["issuer"] == "Lowes"
         amazon = entry({"rewards": feed}, 27222)
         assert amazon["value_type"] == "open_value" and amazon["min_value"] <= 1 <= amazon["max_value"]
         assert json.loads(json.dumps(feed)) == feed

@@ -140,7 +140,8 @@ class TestConcurrentDuplicates:
         winner = placed(API_ORDER, key="race-1")
         real_inputs = placing.store.get_order_inputs
         monkeypatch.setattr(placing.store, "get_order_inputs",
-                            lambda program, reward, claim_key: (*real_inputs(program, reward, claim_key)[:2], None))
+                            lambda program, reward, claim_key, user_id=None: (
+                                *real_inputs(program, reward, claim_key, user_id)[:2], None, None))
         status, loser, headers = order(API_ORDER, key="race-1")
         assert status == 201 and headers["Idempotent-Replayed"] == "true"
         assert loser == winner
@@ -150,7 +151,8 @@ class TestConcurrentDuplicates:
         placed(API_ORDER, key="race-2")
         real_inputs = placing.store.get_order_inputs
         monkeypatch.setattr(placing.store, "get_order_inputs",
-                            lambda program, reward, claim_key: (*real_inputs(program, reward, claim_key)[:2], None))
+                            lambda program, reward, claim_key, user_id=None: (
+                                *real_inputs(program, reward, claim_key, user_id)[:2], None, None))
         status, body, _ = order({**API_ORDER, "amount": 2}, key="race-2")
         assert status == 422 and body["error"]["code"] == "idempotency_key_reused"
         assert counts(aws) == (1, 1, 0)
@@ -162,7 +164,8 @@ class TestConcurrentDuplicates:
         assert len(outbox_events(aws, catalog)) == 1
         real_inputs = placing.store.get_order_inputs
         monkeypatch.setattr(placing.store, "get_order_inputs",
-                            lambda program, reward, claim_key: (*real_inputs(program, reward, claim_key)[:2], None))
+                            lambda program, reward, claim_key, user_id=None: (
+                                *real_inputs(program, reward, claim_key, user_id)[:2], None, None))
         placed(EMAIL_ORDER, key="race-3")
         assert outbox_events(aws, catalog) == []
 

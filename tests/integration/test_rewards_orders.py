@@ -259,7 +259,9 @@ class TestApiDelivery:
         ({"reward_id": 27234, "amount": True}, "amount"),
         ({"reward_id": "27234", "amount": 10}, "reward_id"),
         ({"amount": 10}, "reward_id"),
-        ({"reward_id": 27234, "amount": 10, "delivery_method": 3}, "delivery_method"),
+        ({"reward_id": 27234, "amount": 10, "delivery_method": 4}, "delivery_method"),
+        ({"reward_id": 27234, "amount": 10, "delivery_method": 3}, "body"),           # into a wallet: whose?
+        ({"reward_id": 27234, "amount": 10, "user_id": "user006"}, "body"),           # a user without method 3
         ({"reward_id": 27234, "amount": 10, "delivery_method": 2}, "delivery_email"),
         ({"reward_id": 27234, "amount": 10, "delivery_method": 2, "delivery_email": "nope"}, "delivery_email"),
         ({"reward_id": 27234, "amount": 10, "colour": "red"}, "colour"),

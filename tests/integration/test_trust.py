@@ -68,7 +68,7 @@ class TestProgramsAreSeparateWorlds:
         """Given the same seed records in two programs, when each reads, lists, pays and refunds, then each
         sees only its own records: the other's are 404 and absent from every list."""
         mine, theirs = wallet(ADMIN), wallet(ACME)
-        assert created("create_user", ACME, {**JACK, "user_id": "user007", "email": "x@example.com"})
+        assert created("create_user", ACME, {**JACK, "user_id": "user007", "amazon_id": "amz0007", "email": "x@example.com"})
         for name, path_id in (("get_user", mine["user"]), ("get_gift_card", mine["card"]),
                               ("get_product", mine["product"])):
             status, answer = send(name, ACME, path_id=path_id)
@@ -260,7 +260,7 @@ class TestBalancesMoveOnlyThroughTheLedger:
 class TestACardsIdentity:
     def test_card_id_issuer_and_owner_are_fixed_once_money_moved(self, aws):
         ids = wallet(ADMIN)
-        created("create_user", ADMIN, {**JACK, "user_id": "user008", "email": "other@example.com"})
+        created("create_user", ADMIN, {**JACK, "user_id": "user008", "amazon_id": "amz0008", "email": "other@example.com"})
         status, renamed = send("update_gift_card", ADMIN, {"expiry_date": "2031-12-31"}, path_id=ids["card"])
         assert status == 200
         assert pay(ADMIN, "p-1")[0] == 201

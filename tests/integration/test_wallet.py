@@ -111,9 +111,11 @@ class TestUniqueness:
     def test_changing_user_id_frees_the_old_one(self, aws):
         """Given a user without cards, when PUT renames user_id, then the old id can be registered again."""
         _, user, _ = call("create_user", api_event("create_user", body=JACK))
-        status, body = link(user["id"], [], {**JACK, "user_id": "user007"})
+        status, body = link(user["id"], [], {**JACK, "user_id": "user007", "amazon_id": "amz0007"})
         assert status == 200 and body["user_id"] == "user007"
         assert stored(aws, "P#default#UNIQUE#USER#user006", "UNIQUE") is None
+        assert stored(aws, "P#default#UNIQUE#AMAZON#amz3456", "UNIQUE") is None
+        assert stored(aws, "P#default#UNIQUE#AMAZON#amz0007", "UNIQUE")["user_id"] == "user007"
         status, _, _ = call("create_user", api_event("create_user", body=JACK))
         assert status == 201
 
@@ -131,7 +133,7 @@ class TestLinks:
     def test_linking_another_users_card_is_refused(self, aws):
         """Given Jill's card, when Jack tries to link it, then 409 says it belongs to another user."""
         jack_id, _ = register_jack_with_card()
-        jill = {**JACK, "user_id": "user008", "email": "jill@example.com"}
+        jill = {**JACK, "user_id": "user008", "amazon_id": "amz0008", "email": "jill@example.com"}
         call("create_user", api_event("create_user", body=jill))
         call("create_gift_card", api_event("create_gift_card", body={**CARD, "card_id": "jill-card", "user_id": "user008"}))
         status, body = link(jack_id, ["jill-card"])
@@ -179,7 +181,7 @@ class TestLinks:
     def test_a_linked_card_cannot_change_owner(self, aws):
         user_id, card_id = register_jack_with_card()
         link(user_id, ["kohls-gc-001"])
-        call("create_user", api_event("create_user", body={**JACK, "user_id": "user008"}))
+        call("create_user", api_event("create_user", body={**JACK, "user_id": "user008", "amazon_id": "amz0008"}))
         status, body, _ = call("update_gift_card", api_event("update_gift_card", body={"user_id": "user008"},
                                                              path_id=card_id))
         assert status == 409 and "unlink" in body["error"]["message"]
@@ -187,7 +189,7 @@ class TestLinks:
 
     def test_an_unlinked_card_moves_and_the_counts_follow(self, aws):
         _, card_id = register_jack_with_card()
-        call("create_user", api_event("create_user", body={**JACK, "user_id": "user008"}))
+        call("create_user", api_event("create_user", body={**JACK, "user_id": "user008", "amazon_id": "amz0008"}))
         status, body, _ = call("update_gift_card", api_event("update_gift_card", body={"user_id": "user008"},
                                                              path_id=card_id))
         assert status == 200 and body["user_id"] == "user008"

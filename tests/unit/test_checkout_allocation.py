@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from flexigift.errors import BadRequest, ValidationFailed
 from flexigift.logic.allocation import CardFunds, Line, allocate, spending_order, unusable_reason
-from flexigift.logic.checkout import check_idempotency_key
+from flexigift.logic.idempotency import check_idempotency_key
 from flexigift.models.checkout import PaymentCreate, QuoteRequest, RefundCreate
 
 TODAY = date(2025, 6, 15)

@@ -69,6 +69,22 @@ class RefundExceedsPayment(Conflict):
     code = "refund_exceeds_payment"
 
 
+class PaymentNotAuthorized(Conflict):
+    """A capture or void of a payment that is no longer (or never was) an open authorization."""
+
+    code = "payment_not_authorized"
+
+
+class AuthorizationExpired(Conflict):
+    """A capture after the authorization's expires_at: its holds are (or are about to be) released."""
+
+    code = "authorization_expired"
+
+
+class CaptureExceedsAuthorization(Conflict):
+    code = "capture_exceeds_authorization"
+
+
 class ValidationFailed(FlexigiftError):
     status, code = 422, "validation_failed"
 

@@ -36,6 +36,7 @@ class CardFunds:
     balance: Decimal
     expiry_date: str      # ISO 8601, so string order is date order
     state: str            # stored state: ACTIVE or BLOCKED
+    held: Decimal = ZERO  # open authorization holds (already out of `balance`)
 
 
 @dataclass

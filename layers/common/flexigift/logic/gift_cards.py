@@ -132,7 +132,8 @@ def _save(who: Caller, numeric_id: int, current: dict[str, Any], version: int, n
         new["balance"] = current["balance"]
     _check_change(who, numeric_id, current, new)
     new["id"], new["created_at"], new["updated_at"] = numeric_id, current["created_at"], wallet.now_iso()
-    for kept in ("linked", "owner_ref", "money_moved", "refundable"):  # written only by links and money moves
+    for kept in ("linked", "owner_ref", "money_moved", "refundable", "held",  # written only by links and money moves
+                 "code_ciphertext", "code_last4", "reward_order_id"):       # and by a reward paid into the wallet
         if current.get(kept) is not None:
             new[kept] = current[kept]
     new["linked"] = bool(current.get("linked", False))
@@ -205,11 +206,14 @@ def _owner(program_id: str, card: dict[str, Any]) -> tuple[tuple[dict[str, Any],
 
 def _refuse_delete(current: dict[str, Any]) -> None:
     balance, refundable = Decimal(current["balance"]), Decimal(current.get("refundable", 0))
+    held = Decimal(current.get("held") or 0)
     reasons = []
     if balance != 0:
         reasons.append(f"it holds a balance of {balance}: bring it to 0 with an ADJUST_DECREMENT activity first")
     if refundable != 0:
         reasons.append(f"payments that debited it may still refund {refundable} to it")
+    if held != 0:
+        reasons.append(f"authorizations hold {held} on it until they are captured, voided or expire")
     if reasons:
         raise Conflict(f"Gift card '{current['card_id']}' cannot be deleted: " + "; ".join(reasons),
                        fields=[field_error("id", "; ".join(reasons), "card_in_use")])

@@ -17,7 +17,8 @@ from flexigift.models.rewards import EXPIRATION, DeliveryMethod, OrderRequest, V
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 CODE_GROUPS, GROUP_LENGTH = 4, 4
 CODE_PATTERN = re.compile(rf"^[{CODE_ALPHABET}]{{{GROUP_LENGTH}}}(-[{CODE_ALPHABET}]{{{GROUP_LENGTH}}}){{{CODE_GROUPS - 1}}}$")
-METHOD_NAMES = {DeliveryMethod.API: "API response", DeliveryMethod.EMAIL: "email"}
+METHOD_NAMES = {DeliveryMethod.API: "API response", DeliveryMethod.EMAIL: "email",
+                DeliveryMethod.WALLET: "Flexigift wallet"}
 
 
 def new_code() -> str:
@@ -49,7 +50,10 @@ def choose_delivery_method(requested: int | None, allowed: Collection[int], prog
     if requested is None:
         if DeliveryMethod.EMAIL in allowed and (has_email or DeliveryMethod.API not in allowed):
             return DeliveryMethod.EMAIL
-        return DeliveryMethod.API
+        if DeliveryMethod.API not in allowed:   # a wallet-only program: method 3 must be asked for, with user_id
+            requested = DeliveryMethod.WALLET
+        else:
+            return DeliveryMethod.API
     method = DeliveryMethod(requested)
     if method not in allowed:
         names = " and ".join(f"{int(m)} ({METHOD_NAMES[DeliveryMethod(m)]})" for m in sorted(allowed))

@@ -1,5 +1,5 @@
-"""POST /rewards/order: confirm a reward and an amount, issue a code, deliver it in the answer (method 1)
-or by email (method 2).
+"""POST /rewards/order: confirm a reward and an amount, issue a code, deliver it in the answer (method 1),
+by email (method 2) or into a Flexigift user's wallet as a gift card (method 3, logic.wallet_reward).
 
 The code and PIN are generated here, sealed with KMS and stored only as ciphertext. What the order needs
 next is written with it: one TransactWriteItems holds the order, the claim of its Idempotency-Key (when
@@ -27,6 +27,7 @@ from flexigift import vault
 from flexigift.api import Caller
 from flexigift.errors import Conflict
 from flexigift.logic import order_rules as rules
+from flexigift.logic import wallet_reward
 from flexigift.logic.idempotency import (
     IDEMPOTENCY_HEADER,
     check_idempotency_key,
@@ -55,7 +56,8 @@ def place_order(body: OrderRequest, who: Caller, request_id: str,
     key = check_idempotency_key(idempotency_key, required=False)
     claim_at = claim_key(who.program_id, keys.REWARD_ORDER_OPERATION, key) if key else None
     hashed = request_hash(keys.REWARD_ORDER_OPERATION, body.model_dump(mode="json"))
-    program, item, claim_item = store.get_order_inputs(who.program_id, body.reward_id, claim_at)
+    program, item, claim_item, user_guard = store.get_order_inputs(who.program_id, body.reward_id, claim_at,
+                                                                   body.user_id)
     if claim_at is not None:
         claim = claimed(claim_at, hashed, claim_item)
         if claim is not None:
@@ -66,9 +68,17 @@ def place_order(body: OrderRequest, who: Caller, request_id: str,
     rules.require_email(method, body.delivery_email)
     rules.check_against_item(body, item)
     assert item is not None  # noqa: S101 - check_against_item refused a missing item
+    if method is DeliveryMethod.WALLET:
+        assert body.user_id is not None  # noqa: S101 - OrderRequest requires it with method 3
+        wallet_reward.check_wallet_delivery(item, body.user_id, user_guard)
 
     record = _new_order(body, who, request_id, key, method, item)
     tx = Transaction()
+    if method is DeliveryMethod.WALLET:
+        assert body.user_id is not None and user_guard is not None  # noqa: S101 - checked above
+        card = wallet_reward.new_card(who.program_id, record, item, body.user_id, user_guard)
+        record.update(user_id=body.user_id, card_numeric_id=card["id"], card_id=card["card_id"])
+        wallet_reward.tx_deliver(tx, who.program_id, card, who.key_id)
     if claim_at is not None:
         tx_claim_idempotency(tx, claim_at, claim_record(keys.REWARD_ORDER_OPERATION, hashed, record["created_at"],
                                                         order_id=record["order_id"], request_id=request_id))
@@ -130,6 +140,9 @@ def _commit(tx: Transaction, claim_at: dict[str, str] | None, hashed: str) -> di
                 claim = claimed(claim_at, hashed)  # another body under this key: 422 from here
                 if claim is not None:
                     return claim
+            refused = wallet_reward.wallet_refused(failed)
+            if refused is not None:
+                raise refused from None
             if failed or not cancelled.contention or attempt == COMMIT_ATTEMPTS - 1:
                 raise Conflict("The order could not be recorded because of a concurrent change; nothing was "
                                f"ordered. Retry with the same {IDEMPOTENCY_HEADER}") from None
@@ -154,15 +167,18 @@ def answer_for(order: dict[str, Any], first_request_id: str) -> OrderPlaced:
     code, pin = vault.unseal(order["order_id"], bytes(order["code_ciphertext"]))
     reward = Reward(reward_id=int(order["reward_id"]), reward_code=code, reward_pin=pin,
                     reward_amount=str(int(order["amount"])), valid_till=order["valid_till"],
-                    currency=order["currency"])
+                    currency=order["currency"],
+                    id=int(order["card_numeric_id"]) if order.get("card_numeric_id") is not None else None,
+                    card_id=order.get("card_id"))
     return OrderPlaced(request_id=first_request_id, order_status=OrderStatus.COMPLETE, reward=reward,
                        order_id=order["order_id"])
 
 
 def _count_and_log(record: dict[str, Any]) -> None:
-    email = int(record["delivery_method"]) == DeliveryMethod.EMAIL
+    method = DeliveryMethod(int(record["delivery_method"]))
     metrics.add_metric(name="OrderPlaced", unit="Count", value=1)
-    metrics.add_metric(name="RewardOrderedByEmail" if email else "RewardOrderedByApi", unit="Count", value=1)
+    metrics.add_metric(name={DeliveryMethod.EMAIL: "RewardOrderedByEmail", DeliveryMethod.API: "RewardOrderedByApi",
+                             DeliveryMethod.WALLET: "RewardOrderedIntoWallet"}[method], unit="Count", value=1)
     logger.info("reward ordered", extra={"order_id": record["order_id"], "reward_id": record["reward_id"],
                                          "amount": record["amount"], "delivery_method": record["delivery_method"],
                                          "program_id": record["program_id"],

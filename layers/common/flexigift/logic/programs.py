@@ -17,7 +17,7 @@ from flexigift.store import rewards as store
 from flexigift.store.wallet import now_iso
 
 DEFAULT_PROGRAM = "default"
-ALL_METHODS = frozenset({DeliveryMethod.API.value, DeliveryMethod.EMAIL.value})
+ALL_METHODS = frozenset(m.value for m in DeliveryMethod)
 
 
 def delivery_methods(program_id: str) -> frozenset[int]:

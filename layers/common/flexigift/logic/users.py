@@ -27,6 +27,11 @@ def _user_id_taken(user_id: str) -> Conflict:
                     fields=[field_error("user_id", "already registered", "duplicate")])
 
 
+def _amazon_id_taken(amazon_id: str) -> Conflict:
+    return Conflict(f"amazon_id '{amazon_id}' is already registered to another user",
+                    fields=[field_error("amazon_id", "already registered", "duplicate")])
+
+
 def _card_errors(program_id: str, card_ids: list[str], user_id: str, guards: dict[str, dict[str, Any]]) -> None:
     """Refuse unknown cards (404) and other users' cards (409), naming each; the cards are read only here, when
     the guards or the linking transaction already showed that something is wrong."""
@@ -82,11 +87,15 @@ def register_user(program_id: str, body: UserCreate) -> User:
     record["id"] = wallet.next_id(program_id, wallet.USER)
     record["created_at"] = record["updated_at"] = wallet.now_iso()
     tx = Transaction()
-    wallet.tx_insert(tx, program_id, wallet.USER, record, guard_extra={"wallet_cards": cards})
+    wallet.tx_insert(tx, program_id, wallet.USER, record,
+                     guard_extra={"wallet_cards": cards, "amazon_id": record["amazon_id"]})
+    wallet.tx_claim_amazon(tx, program_id, record["amazon_id"], record["id"], record["user_id"])
     for card_id, card_number in cards.items():
         wallet.tx_link_card(tx, program_id, card_number, record["user_id"], True, f"card:{card_id}", card_id, record["id"])
     try:
-        _commit_links(program_id, tx, {"unique": _user_id_taken(record["user_id"])}, cards, record["user_id"], guards)
+        _commit_links(program_id, tx, {"unique": _user_id_taken(record["user_id"]),
+                                       "amazon": _amazon_id_taken(record["amazon_id"])},
+                      cards, record["user_id"], guards)
     except StaleRecord:
         raise Conflict("A concurrent request changed the same records; try again") from None
     metrics.add_metric(name="UserRegistered", unit="Count", value=1)
@@ -116,6 +125,7 @@ def _save(program_id: str, numeric_id: int, current: dict[str, Any], version: in
     added = [c for c in new_cards if c not in old_cards]
     removed = [c for c in old_cards if c not in new_cards]
     renamed = new["user_id"] != current["user_id"]
+    amazon_changed = new["amazon_id"] != current.get("amazon_id")
     wallet_changed = bool(added or removed)
     needed = [c for c in (new_cards + removed if wallet_changed or renamed else []) if c not in guards]
     guards = {**guards, **wallet.guards(program_id, wallet.CARD, needed)}
@@ -125,9 +135,15 @@ def _save(program_id: str, numeric_id: int, current: dict[str, Any], version: in
     wallet_cards = {c: int(guards[c]["ref_id"]) for c in new_cards if c in guards}
     if renamed:
         wallet.tx_release_unique(tx, program_id, wallet.USER, current["user_id"], numeric_id, require_no_cards=True)
-        wallet.tx_claim_unique(tx, program_id, wallet.USER, new["user_id"], numeric_id, {"wallet_cards": wallet_cards})
-    elif wallet_changed:
-        wallet.tx_set_wallet(tx, program_id, new["user_id"], numeric_id, wallet_cards)
+        wallet.tx_claim_unique(tx, program_id, wallet.USER, new["user_id"], numeric_id,
+                               {"wallet_cards": wallet_cards, "amazon_id": new["amazon_id"]})
+    elif wallet_changed or amazon_changed:
+        wallet.tx_set_wallet(tx, program_id, new["user_id"], numeric_id, wallet_cards if wallet_changed else None,
+                             amazon_id=new["amazon_id"] if amazon_changed else None)
+    if amazon_changed and current.get("amazon_id"):
+        wallet.tx_release_amazon(tx, program_id, current["amazon_id"], numeric_id)
+    if amazon_changed or renamed:  # the Amazon account's guard names the user_id: written anew
+        wallet.tx_claim_amazon(tx, program_id, new["amazon_id"], numeric_id, new["user_id"])
     for card_id, card_number in to_link.items():
         wallet.tx_link_card(tx, program_id, card_number, new["user_id"], True, f"card:{card_id}", card_id, numeric_id)
     for card_id in removed:
@@ -136,6 +152,7 @@ def _save(program_id: str, numeric_id: int, current: dict[str, Any], version: in
             wallet.tx_link_card(tx, program_id, int(guard["ref_id"]), current["user_id"], False, f"unlink:{card_id}")
     _commit_links(program_id, tx, {
         "unique": _user_id_taken(new["user_id"]),
+        "amazon": _amazon_id_taken(new["amazon_id"]),
         "release_unique": Conflict(f"user_id cannot change while gift cards are registered to "
                                    f"'{current['user_id']}'", fields=[field_error("user_id", "has gift cards",
                                                                                   "has_cards")]),
@@ -147,8 +164,8 @@ def _save(program_id: str, numeric_id: int, current: dict[str, Any], version: in
 
 
 def _write(program_id: str, numeric_id: int, fields: dict[str, Any], new_fields: Callable[[dict[str, Any]], dict[str, Any]]) -> User:
-    """PUT and PATCH. A request that leaves the wallet alone is one conditional UpdateItem (the user_id and
-    the stored gift_cards must be what the request assumes, else the general path runs from the stored
+    """PUT and PATCH. A request that leaves the wallet alone is one conditional UpdateItem (the user_id, the
+    amazon_id (its guard would move) and the stored gift_cards must be what the request assumes, else the general path runs from the stored
     record the failed condition returned). A request naming cards reads the user and the named cards'
     guards in one BatchGetItem, then writes one transaction. Either general path is retried from fresh
     reads when the user changes meanwhile."""
@@ -157,7 +174,8 @@ def _write(program_id: str, numeric_id: int, fields: dict[str, Any], new_fields:
     named: list[str] = fields.get("gift_cards") or []
     first: tuple[dict[str, Any], int] | None
     if not named:
-        unchanged = {name: fields[name] for name in ("user_id", "gift_cards") if name in fields}
+        unchanged: dict[str, Any] = {name: fields[name] for name in ("user_id", "amazon_id", "gift_cards")
+                                     if name in fields}
         result = wallet.update_in_place(program_id, wallet.USER, numeric_id, {**fields, "updated_at": wallet.now_iso()},
                                         unchanged)
         if not isinstance(result, wallet.Changed):
@@ -198,6 +216,8 @@ def delete_user(program_id: str, numeric_id: int) -> None:
         tx = Transaction()
         wallet.tx_delete(tx, program_id, wallet.USER, numeric_id, version)
         wallet.tx_release_unique(tx, program_id, wallet.USER, current["user_id"], numeric_id, require_no_cards=True)
+        if current.get("amazon_id"):
+            wallet.tx_release_amazon(tx, program_id, current["amazon_id"], numeric_id)
         commit(tx, {"release_unique": Conflict(
             f"User '{current['user_id']}' still has gift cards registered; delete or move them first")})
         logger.info("user deleted", extra={"id": numeric_id})

@@ -57,13 +57,14 @@ class IssuedApiKey(ApiKey):
 
 class ProgramCreate(RequestModel):
     """POST /admin/programs (operator only): a new program, a separate world of users, cards, products,
-    payments and orders, and which reward delivery methods its keys may use (1 = API, 2 = email)."""
+    payments and orders, and which reward delivery methods its keys may use (1 = API, 2 = email, 3 = into a
+    Flexigift wallet)."""
 
     model_config = example({"program_id": "acme-rewards", "name": "Acme rewards", "delivery_methods": [1, 2]})
 
     program_id: Identifier
     name: Text
-    delivery_methods: Annotated[list[Literal[1, 2]], Field(max_length=2)] = []
+    delivery_methods: Annotated[list[Literal[1, 2, 3]], Field(max_length=3)] = []
 
 
 class Program(ResponseModel):

@@ -102,6 +102,8 @@ class FeedEntry(BaseModel):
     denominations: Annotated[str, StringConstraints(max_length=500), AfterValidator(_denominations)]
     country: Country
     available: StrictBool = True
+    issuer: Optional[Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64),
+                               AfterValidator(_no_control_chars)]] = None  # whose products its gift card buys
 
     @model_validator(mode="after")
     def _amounts_agree(self) -> "FeedEntry":
@@ -133,6 +135,8 @@ class CatalogItem(ResponseModel):
     min_value: int
     delivery_type: str
     denominations: str
+    issuer: Optional[str] = Field(default=None, description="Whose products the gift card buys (a checkout's "
+                                                            "eligible_issuer); needed to pay the reward into a wallet")
 
 
 class CatalogPage(ResponseModel):
@@ -176,6 +180,7 @@ class RefreshReport(BaseModel):
 class DeliveryMethod(IntEnum):
     API = 1
     EMAIL = 2
+    WALLET = 3   # into a Flexigift user's wallet, as a new gift card
 
 
 class OrderRequest(RequestModel):
@@ -183,10 +188,18 @@ class OrderRequest(RequestModel):
 
     reward_id: RewardId
     amount: WholeAmount = Field(description="Whole currency units: 1 = $1")
-    delivery_method: Optional[Literal[1, 2]] = Field(
-        default=None, description="1 = in this response, 2 = by email. Left out: 2 if the program allows email "
-                                  "and delivery_email is given, else 1")
+    delivery_method: Optional[Literal[1, 2, 3]] = Field(
+        default=None, description="1 = in this response, 2 = by email, 3 = into the Flexigift wallet of user_id. "
+                                  "Left out: 2 if the program allows email and delivery_email is given, else 1")
     delivery_email: Optional[EmailAddress] = None
+    user_id: Optional[Identifier] = Field(default=None, description="delivery_method 3: the user whose wallet "
+                                                                    "receives the reward as a gift card")
+
+    @model_validator(mode="after")
+    def _user_only_for_the_wallet(self) -> "OrderRequest":
+        if (self.delivery_method == 3) != (self.user_id is not None):
+            raise ValueError("user_id is required with delivery_method 3 (into a wallet), and only with it")
+        return self
 
 
 class ResendRequest(RequestModel):
@@ -218,6 +231,8 @@ class Reward(ResponseModel):
     valid_till: str
     currency: str
     reward_type: Literal["codePin"] = "codePin"
+    id: Optional[int] = Field(default=None, description="delivery_method 3: the new gift card's id (/gift_cards/{id})")
+    card_id: Optional[str] = Field(default=None, description="delivery_method 3: the new gift card's card_id")
 
 
 class OrderPlaced(ResponseModel):
@@ -230,7 +245,7 @@ class OrderPlaced(ResponseModel):
     order_id: str
 
     def to_json(self) -> dict[str, Any]:
-        """The email answer carries no reward object at all (not even null)."""
+        """The email answer carries no reward object at all (not even null); an API answer no card fields."""
         return self.model_dump(mode="python", exclude_none=True)
 
 
@@ -254,6 +269,8 @@ class Order(ResponseModel):
     currency: str
     delivery_method: int
     delivery_email: Optional[str] = None
+    user_id: Optional[str] = Field(default=None, description="delivery_method 3: whose wallet received it")
+    card_id: Optional[str] = Field(default=None, description="delivery_method 3: the gift card it became")
     order_status: OrderStatus
     delivery_status: DeliveryStatus
     reward_code_last4: str

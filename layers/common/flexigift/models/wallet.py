@@ -122,7 +122,8 @@ class GiftCard(ResponseModel):
     card_id: str
     user_id: str
     issuer: str
-    balance: MoneyAmount
+    balance: MoneyAmount = Field(description="What the card can spend now (open holds already left it)")
+    held: MoneyAmount = Field(default=Decimal("0"), description="The total of the card's open authorization holds")
     expiry_date: str
     id: int
     state: CardState
@@ -136,8 +137,9 @@ class GiftCard(ResponseModel):
         expired = date.fromisoformat(record["expiry_date"]) < today
         stored_state = record.get("state", "ACTIVE")
         return cls(
-            **{k: v for k, v in record.items() if k not in ("state", "expired", "linked", "balance")},
+            **{k: v for k, v in record.items() if k not in ("state", "expired", "linked", "balance", "held")},
             balance=money_number(Decimal(record["balance"])),
+            held=money_number(Decimal(record.get("held") or 0)),
             state=CardState.EXPIRED if expired else CardState(stored_state),
             expired=expired,
             linked=bool(record.get("linked", False)),

@@ -5,7 +5,9 @@ The conditions here are the rules of money, held by DynamoDB at the moment of th
 by the code that read the card earlier:
   debit   version unchanged, balance >= amount, state ACTIVE, not expired, linked to this user
   credit  version unchanged (a refund may go to an expired or blocked card: the money is the user's)
-  refund  the payment's refund count unchanged and its refunded total leaves room for this refund
+  refund  the payment's refund count unchanged, its refunded total leaves room for this refund, and it is
+          captured (an authorization is refunded by voiding it)
+Holds of an authorization (HOLD, CAPTURE, RELEASE) are in store.authorizations.
 """
 
 from __future__ import annotations
@@ -21,8 +23,11 @@ REFUND_TYPE = "REFUND"
 IDEMPOTENCY_TYPE = "IDEMPOTENCY"
 
 
+_INTERNAL = {"PK", "SK", "type"} | {f"{i}{p}" for i in keys.INDEXES for p in ("PK", "SK")}
+
+
 def _record(item: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in item.items() if k not in ("PK", "SK", "type")}
+    return {k: v for k, v in item.items() if k not in _INTERNAL}
 
 
 # --- idempotency ---------------------------------------------------------------------------------
@@ -46,8 +51,10 @@ def tx_claim_idempotency(tx: Transaction, key: dict[str, str], record: dict[str,
 # --- payments and refunds ------------------------------------------------------------------------
 
 
-def tx_put_payment(tx: Transaction, program_id: str, record: dict[str, Any]) -> None:
-    tx.put("payment", {**keys.payment_key(program_id, record["id"]), "type": PAYMENT_TYPE, **record},
+def tx_put_payment(tx: Transaction, program_id: str, record: dict[str, Any],
+                   index: dict[str, str] | None = None) -> None:
+    """A new payment; `index` adds index attributes (an authorization's expiry, store.authorizations)."""
+    tx.put("payment", {**keys.payment_key(program_id, record["id"]), "type": PAYMENT_TYPE, **record, **(index or {})},
            condition="attribute_not_exists(PK)")
 
 
@@ -96,11 +103,12 @@ def tx_record_refund(tx: Transaction, program_id: str, payment: dict[str, Any], 
     tx.update(
         "payment", keys.payment_key(program_id, payment["id"]),
         "SET #ref = #ref + :amount, #cnt = :next, #alloc = :alloc, #st = :status, #upd = :now",
-        condition="#cnt = :count AND #ref <= :limit",
+        condition="#cnt = :count AND #ref <= :limit AND #st IN (:captured, :partial)",
         names={"#ref": "refunded_amount", "#cnt": "refund_count", "#alloc": "allocations", "#st": "status",
                "#upd": "updated_at"},
         vals={"amount": amount, "next": count + 1, "count": count, "limit": Decimal(payment["amount"]) - amount,
-              "alloc": allocations, "status": status, "now": refund["created_at"]},
+              "alloc": allocations, "status": status, "now": refund["created_at"], "captured": "captured",
+              "partial": "partially_refunded"},
     )
     tx.put("refund", {**keys.refund_key(program_id, payment["id"], int(refund["sequence"])), "type": REFUND_TYPE,
                       **refund},

@@ -91,6 +91,39 @@ def refund_key(program_id: str, payment_id: str, sequence: int) -> dict[str, str
     return {"PK": payment_key(program_id, payment_id)["PK"], "SK": f"{REFUND_PREFIX}{pad_id(sequence)}"}
 
 
+def amazon_key(program_id: str, amazon_id: str) -> dict[str, str]:
+    """Guard item of a user's Amazon account id (unique per program): `ref_id` (the user's numeric id) and
+    `user_id`, written in the transactions that create, rename or delete the user, so that checkout finds
+    a shopper by Amazon account with a consistent read rather than through an index."""
+    return unique_key(program_id, "AMAZON", amazon_id)
+
+
+# --- authorizations: holds that expire -------------------------------------------------------------
+
+HOLD_SHARDS = 8            # index partitions per expiry minute (spreads a busy minute's writes)
+HOLDS_PREFIX = "HOLDS#"    # GSI1PK of an authorized payment: the only cross-program index partition
+HOLD_SWEEP = "SWEEP#authorizations"
+
+
+def hold_expiry_partition(minute: str, shard: int) -> str:
+    """GSI1PK of an authorization while it holds money: `HOLDS#2026-12-02T14:05#3`, the minute its holds
+    expire (UTC, `YYYY-MM-DDTHH:MM`) and a shard 0..HOLD_SHARDS-1 taken from the payment id. The expiry sweep
+    reads the partitions of the minutes that have passed: no Scan, and no program's prefix (the sweep works for
+    every program; each item names its program, and every key the sweep then writes is built from it)."""
+    if not 0 <= shard < HOLD_SHARDS:
+        raise ValueError("shard out of range")
+    return f"{HOLDS_PREFIX}{minute}#{shard}"
+
+
+def hold_expiry_sort(expires_at: str, program_id: str, payment_id: str) -> str:
+    return f"{expires_at}#{tenant(program_id)}{payment_id}"
+
+
+def hold_sweep_key() -> dict[str, str]:
+    """Global: how far the expiry sweep has read (the last minute whose partitions it has swept)."""
+    return {"PK": HOLD_SWEEP, "SK": "SWEEP"}
+
+
 def idempotency_key(program_id: str, operation: str, key: str) -> dict[str, str]:
     """An Idempotency-Key as its program used it for one operation: unique per program and operation, so
     two keys of one program (a retry from another instance of the same app) share it, and its partition is

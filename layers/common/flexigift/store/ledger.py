@@ -23,8 +23,11 @@ ITEM_TYPE = "ACTIVITY"
 def tx_append(tx: Transaction, program_id: str, *, gift_card_id: int, card_id: str, sequence: int, activity_type: str,
               amount: Decimal, balance_after: Decimal, created_at: str, reference: str | None = None,
               refund_id: str | None = None, reason: str | None = None, key_id: str | None = None,
+              hold_amount: Decimal | None = None, held_after: Decimal | None = None,
               label: str = "activity") -> None:
-    """Add a ledger entry to a transaction. `amount` is signed: what the balance changed by."""
+    """Add a ledger entry to a transaction. `amount` is signed: what the balance changed by. Entries of an
+    authorization (HOLD, CAPTURE, RELEASE) also say which part of the hold they concern and the card's open
+    holds after them."""
     item = {
         **keys.activity_key(program_id, gift_card_id, sequence),
         "type": ITEM_TYPE,
@@ -38,6 +41,8 @@ def tx_append(tx: Transaction, program_id: str, *, gift_card_id: int, card_id: s
         "refund_id": refund_id,
         "reason": reason,
         "key_id": key_id,
+        "hold_amount": hold_amount,
+        "held_after": held_after,
         "created_at": created_at,
     }
     tx.put(label, item, condition="attribute_not_exists(PK)")

@@ -139,14 +139,19 @@ OUTBOX_TTL_SECONDS = 7 * 24 * 3600   # an outbox record is relayed within second
 
 
 def get_order_inputs(program_id: str, rewards_id: int, claim_key: dict[str, str] | None,
-                     ) -> tuple[dict[str, Any] | None, dict[str, Any] | None, dict[str, Any] | None]:
-    """What an order is checked against, in one BatchGetItem: the caller's program, the catalog item and,
-    with an Idempotency-Key, its claim (None where there is no such item)."""
+                     user_id: str | None = None,
+                     ) -> tuple[dict[str, Any] | None, dict[str, Any] | None, dict[str, Any] | None,
+                                dict[str, Any] | None]:
+    """What an order is checked against, in one BatchGetItem: the caller's program, the catalog item,
+    with an Idempotency-Key its claim, and for a reward paid into a wallet the user's guard (None where
+    there is no such item)."""
     program_key, reward_key = keys.program_key(program_id), keys.reward_key(rewards_id)
-    found = batch_get([program_key, reward_key, *([claim_key] if claim_key else [])])
+    user_key = keys.unique_key(program_id, "USER", user_id) if user_id else None
+    found = batch_get([program_key, reward_key, *([claim_key] if claim_key else []), *([user_key] if user_key else [])])
     program, reward = found_in(found, program_key), found_in(found, reward_key)
     claim = found_in(found, claim_key) if claim_key else None
-    return (_record(program) if program else None), (_record(reward) if reward else None), claim
+    user_guard = found_in(found, user_key) if user_key else None
+    return (_record(program) if program else None), (_record(reward) if reward else None), claim, user_guard
 
 
 def tx_insert_order(tx: Transaction, record: dict[str, Any]) -> None:

@@ -317,13 +317,40 @@ def tx_count_cards(tx: Transaction, program_id: str, user_id: str, delta: int, l
               names=names, vals={"delta": delta})
 
 
-def tx_set_wallet(tx: Transaction, program_id: str, user_id: str, numeric_id: int, cards: dict[str, int],
-                  label: str = "wallet") -> None:
+def tx_set_wallet(tx: Transaction, program_id: str, user_id: str, numeric_id: int, cards: dict[str, int] | None,
+                  label: str = "wallet", amazon_id: str | None = None) -> None:
     """Keep the wallet on the user's guard: card_id -> numeric id of every linked card, written with every
-    change of the user's gift_cards, so that checkout finds a user's cards from the user_id in one read."""
-    tx.update(label, keys.unique_key(program_id, USER.name, user_id), "SET wallet_cards = :cards",
-              condition="ref_id = :ref",
-              vals={"cards": cards, "ref": numeric_id})
+    change of the user's gift_cards, so that checkout finds a user's cards from the user_id in one read; and
+    the user's amazon_id when it changes (a checkout by user_id answers with both)."""
+    sets: list[str] = []
+    vals: dict[str, Any] = {"ref": numeric_id}
+    if cards is not None:
+        sets.append("wallet_cards = :cards")
+        vals["cards"] = cards
+    if amazon_id is not None:
+        sets.append("amazon_id = :amazon")
+        vals["amazon"] = amazon_id
+    tx.update(label, keys.unique_key(program_id, USER.name, user_id), "SET " + ", ".join(sets),
+              condition="ref_id = :ref", vals=vals)
+
+
+def get_amazon(program_id: str, amazon_id: str) -> dict[str, Any] | None:
+    """The guard of an Amazon account id: {'ref_id': the user's numeric id, 'user_id': ...} or None."""
+    return get_item(keys.amazon_key(program_id, amazon_id))
+
+
+def tx_claim_amazon(tx: Transaction, program_id: str, amazon_id: str, numeric_id: int, user_id: str) -> None:
+    """Make an amazon_id the user's (label 'amazon': fails if another user of the program holds it), or
+    rewrite the user's own guard with its new user_id."""
+    tx.put("amazon", {**keys.amazon_key(program_id, amazon_id), "type": "UNIQUE#AMAZON", "ref_id": numeric_id,
+                      "user_id": user_id},
+           condition="attribute_not_exists(PK) OR ref_id = :ref", vals={"ref": numeric_id})
+
+
+def tx_release_amazon(tx: Transaction, program_id: str, amazon_id: str, numeric_id: int) -> None:
+    """Give up the user's amazon_id (a user registered before the guard existed has none: nothing to do)."""
+    tx.delete("release_amazon", keys.amazon_key(program_id, amazon_id),
+              condition="attribute_not_exists(PK) OR ref_id = :ref", vals={"ref": numeric_id})
 
 
 def tx_link_card(tx: Transaction, program_id: str, card_numeric_id: int, user_id: str, linked: bool, label: str,
@@ -341,3 +368,20 @@ def tx_link_card(tx: Transaction, program_id: str, card_numeric_id: int, user_id
                   "SET linked = :linked, #v = #v + :one REMOVE owner_ref",
                   condition="attribute_exists(PK) AND user_id = :uid",
                   names={"#v": "version"}, vals={"linked": False, "uid": user_id, "one": 1})
+
+
+def tx_link_new_card(tx: Transaction, program_id: str, *, user_id: str, user_numeric_id: int, card_id: str,
+                     card_numeric_id: int, max_cards: int, now: str) -> None:
+    """A card created already linked (a reward paid into the wallet: tx_insert puts it with linked and
+    owner_ref) joins its owner's wallet in the same transaction: the guard counts it and keeps it in
+    wallet_cards (label 'wallet:guard'), the user lists it in gift_cards, never beyond `max_cards`
+    (label 'wallet:user')."""
+    tx.update("wallet:guard", keys.unique_key(program_id, USER.name, user_id),
+              "ADD card_count :one SET wallet_cards.#card = :number",
+              condition="ref_id = :ref AND attribute_exists(wallet_cards)",
+              names={"#card": card_id}, vals={"one": 1, "number": card_numeric_id, "ref": user_numeric_id})
+    tx.update("wallet:user", keys.entity_key(program_id, USER.name, user_numeric_id),
+              "SET gift_cards = list_append(gift_cards, :card), #v = #v + :one, updated_at = :now",
+              condition="attribute_exists(PK) AND user_id = :uid AND size(gift_cards) < :max",
+              names={"#v": "version"},
+              vals={"card": [card_id], "one": 1, "now": now, "uid": user_id, "max": max_cards})
