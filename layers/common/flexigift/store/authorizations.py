@@ -23,6 +23,7 @@ from typing import Any
 
 from flexigift.aws import dynamodb
 from flexigift.store import keys
+from flexigift.store.checkout import tx_spend
 from flexigift.store.table import (
     ConditionFailed,
     Transaction,
@@ -74,16 +75,8 @@ def tx_hold_card(tx: Transaction, program_id: str, *, gift_card_id: int, amount:
     """Hold `amount` on a card for an authorization: it leaves the spendable balance at once (nothing else
     can spend it) and joins `held`, under every rule of spending a debit has. `money_moved` fixes the card's
     identity from now on."""
-    tx.update(
-        label, keys.entity_key(program_id, "CARD", gift_card_id),
-        "SET #bal = #bal - :amount, #v = #v + :one, #upd = :now, #mm = :yes ADD #held :amount",
-        condition=("#v = :version AND #bal >= :amount AND #st = :active AND #exp >= :today "
-                   "AND #linked = :yes AND #uid = :uid"),
-        names={"#bal": "balance", "#v": "version", "#upd": "updated_at", "#st": "state", "#exp": "expiry_date",
-               "#linked": "linked", "#uid": "user_id", "#mm": "money_moved", "#held": "held"},
-        vals={"amount": amount, "one": 1, "now": now, "version": expected_version, "active": "ACTIVE",
-              "today": today, "yes": True, "uid": user_id},
-    )
+    tx_spend(tx, program_id, gift_card_id=gift_card_id, amount=amount, expected_version=expected_version,
+             user_id=user_id, today=today, now=now, label=label, accrue="held")
 
 
 def tx_settle_hold(tx: Transaction, program_id: str, *, gift_card_id: int, card_id: str, hold: Decimal,

@@ -123,13 +123,22 @@ def tx_debit_card(tx: Transaction, program_id: str, *, gift_card_id: int, amount
     """Take `amount` off a card for a payment, only if every rule of spending still holds when DynamoDB
     writes it. The card's `refundable` (what its payments may still credit back) grows by the amount, and
     `money_moved` fixes its identity from now on (gift_cards: card_id, issuer and owner stay)."""
+    tx_spend(tx, program_id, gift_card_id=gift_card_id, amount=amount, expected_version=expected_version,
+             user_id=user_id, today=today, now=now, label=label, accrue="refundable")
+
+
+def tx_spend(tx: Transaction, program_id: str, *, gift_card_id: int, amount: Decimal, expected_version: int,
+             user_id: str, today: str, now: str, label: str, accrue: str) -> None:
+    """`amount` leaves a card's balance under every rule of spending (version unchanged, enough balance, ACTIVE,
+    not expired, linked to this user) and is added to `accrue`: `refundable` for a captured debit, `held`
+    for an authorization's hold."""
     tx.update(
         label, keys.entity_key(program_id, "CARD", gift_card_id),
-        "SET #bal = #bal - :amount, #v = #v + :one, #upd = :now, #mm = :yes ADD #rf :amount",
+        "SET #bal = #bal - :amount, #v = #v + :one, #upd = :now, #mm = :yes ADD #acc :amount",
         condition=("#v = :version AND #bal >= :amount AND #st = :active AND #exp >= :today "
                    "AND #linked = :yes AND #uid = :uid"),
         names={"#bal": "balance", "#v": "version", "#upd": "updated_at", "#st": "state", "#exp": "expiry_date",
-               "#linked": "linked", "#uid": "user_id", "#mm": "money_moved", "#rf": "refundable"},
+               "#linked": "linked", "#uid": "user_id", "#mm": "money_moved", "#acc": accrue},
         vals={"amount": amount, "one": 1, "now": now, "version": expected_version, "active": "ACTIVE",
               "today": today, "yes": True, "uid": user_id},
     )
