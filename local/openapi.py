@@ -285,6 +285,19 @@ def _state_body_rules(schemas: dict[str, Any]) -> None:
             for branch in [listed, *(listed or {}).get("anyOf", [])] if listed else []:
                 if branch.get("type") == "array":
                     branch["uniqueItems"] = True
+    for name in ("QuoteRequest", "PaymentCreate"):  # flexigift.models.checkout.QuoteRequest._one_shopper
+        if name in schemas:
+            schemas[name]["oneOf"] = [{"required": [field], "properties": {field: {"type": "string"}}}
+                                      for field in ("user_id", "amazon_id")]
+    if "PaymentCreate" in schemas:  # flexigift.models.checkout.PaymentCreate._hold_only_when_authorizing
+        schemas["PaymentCreate"]["if"] = {"required": ["hold_seconds"],
+                                          "properties": {"hold_seconds": {"type": "integer"}}}
+        schemas["PaymentCreate"]["then"] = {"required": ["capture"], "properties": {"capture": {"const": False}}}
+    if "OrderRequest" in schemas:  # flexigift.models.rewards.OrderRequest: user_id with method 3 and only then
+        named = {"required": ["user_id"], "properties": {"user_id": {"type": "string"}}}
+        schemas["OrderRequest"]["if"] = {"required": ["delivery_method"], "properties": {"delivery_method": {"const": 3}}}
+        schemas["OrderRequest"]["then"] = named
+        schemas["OrderRequest"]["else"] = {"not": named}
     key = schemas.get("ApiKeyCreate")
     if key is not None:  # flexigift.models.api_keys.ApiKeyCreate._issuer_binding
         named = {"required": ["issuer"], "properties": {"issuer": {"type": "string"}}}

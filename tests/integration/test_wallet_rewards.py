@@ -69,14 +69,15 @@ class TestRewardIntoTheWallet:
         assert stored(aws, f"P#default#CARD#{reward['id']}", "CARD")["balance"] == D(5)
         assert_reconciles(aws, reward["id"])
 
-    @pytest.mark.parametrize("body, field", [
-        ({**INTO_WALLET, "user_id": "nobody"}, "user_id"),
-        ({**INTO_WALLET, "reward_id": 27222, "amount": 5}, "reward_id"),     # the Amazon.com item names no issuer
+    @pytest.mark.parametrize("body, field, expected", [
+        ({**INTO_WALLET, "user_id": "nobody"}, "user_id", 404),                    # names no registered user
+        ({**INTO_WALLET, "reward_id": 27222, "amount": 5}, "reward_id", 409),    # the Amazon.com item names no issuer
     ])
-    def test_an_unknown_user_or_an_item_without_issuer_is_422_and_stores_nothing(self, aws, catalog, body, field):
+    def test_an_unknown_user_is_404_an_item_without_issuer_409_and_nothing_is_stored(self, aws, catalog, body, field,
+                                                                                     expected):
         register_user()
         status, answer, _ = order(body, key="wallet-bad")
-        assert status == 422 and answer["error"]["fields"][0]["field"] == field, answer
+        assert status == expected and answer["error"]["fields"][0]["field"] == field, answer
         assert cards(aws) == [] and not [i for i in all_items(aws) if i.get("type") == "REWARD_ORDER"]
 
     def test_a_program_enables_method_3_as_it_enables_1_and_2(self, aws, catalog):

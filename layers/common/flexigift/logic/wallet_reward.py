@@ -9,7 +9,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from flexigift.errors import Conflict, ValidationFailed, field_error
+from flexigift.errors import Conflict, NotFound, field_error
 from flexigift.settings import get_settings
 from flexigift.store import ledger, wallet
 from flexigift.store.table import Transaction
@@ -18,12 +18,12 @@ from flexigift.store.table import Transaction
 def check_wallet_delivery(item: dict[str, Any], user_id: str, user_guard: dict[str, Any] | None) -> None:
     """The item names the issuer of its gift card, and the user is one of the caller's program."""
     if not item.get("issuer"):
-        raise ValidationFailed(f"Reward {item['rewards_id']} names no issuer, so it cannot be paid into a wallet "
-                               "(no product could be bought with it)",
-                               fields=[field_error("reward_id", "has no issuer", "no_issuer")])
-    if user_guard is None:
-        raise ValidationFailed(f"No user with user_id '{user_id}' is registered in this program",
-                               fields=[field_error("user_id", f"no user '{user_id}' is registered", "unknown_user")])
+        raise Conflict(f"Reward {item['rewards_id']} names no issuer, so it cannot be paid into a wallet "
+                       "(no product could be bought with it)",
+                       fields=[field_error("reward_id", "has no issuer", "no_issuer")])
+    if user_guard is None:  # the request names a record that does not exist: 404, as everywhere
+        raise NotFound(f"No user with user_id '{user_id}' is registered in this program",
+                       fields=[field_error("user_id", f"no user '{user_id}' is registered", "unknown_user")])
 
 
 def new_card(program_id: str, order: dict[str, Any], item: dict[str, Any], user_id: str,
