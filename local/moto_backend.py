@@ -70,6 +70,10 @@ class MotoServer:
         )
         from werkzeug.serving import make_server
 
+        from local import moto_transactions
+
+        moto_transactions.install()  # transactions that cost the items they touch, not the whole table
+
         class QuietHandler(MotoRequestHandler):
             def log_request(self, code: Any = "-", size: Any = "-") -> None:
                 pass  # the gateway logs each API request; one line per DynamoDB call is noise
