@@ -25,8 +25,9 @@ PAYMENTS, CARDS = 16, 4
 KILL_SECONDS = 10.0
 
 
-def send_until_answered(stack: LocalStack, path: str, body: dict, key: str) -> dict[str, Any]:
-    """POST until a 201, resending the same request with the same key after any failure (a 5xx from a killed
+def send_until_answered(stack: LocalStack, path: str, body: dict | None, key: str,
+                        expect: int = 201) -> dict[str, Any]:
+    """POST until `expect` (201), resending the same request with the same key after any failure (a 5xx from a killed
     worker, a 409 from contention, a reset connection), as a careful client does; returns the answer."""
     deadline, last = time.monotonic() + 120, "nothing"
     with requests.Session() as http:
@@ -38,7 +39,7 @@ def send_until_answered(stack: LocalStack, path: str, body: dict, key: str) -> d
                 last = repr(exc)
                 time.sleep(0.2)
                 continue
-            if response.status_code == 201:
+            if response.status_code == expect:
                 return response.json(parse_float=D)
             assert response.status_code in (409, 500, 502, 503, 504), response.text
             last = f"{response.status_code} {response.text[:300]}"
@@ -52,7 +53,8 @@ def _ok(http: requests.Session, stack: LocalStack, method: str, path: str, body:
     return response.json(parse_float=D)
 
 
-def test_killed_workers_move_money_exactly_once_per_key(stack: LocalStack, http: requests.Session):
+def _shopper(http: requests.Session, stack: LocalStack) -> tuple[str, list[dict[str, Any]], dict[str, Any]]:
+    """A user of its own with CARDS cards of 100 and a product of 15.00 they can buy: (tag, cards, basket)."""
     tag = uuid.uuid4().hex[:8]
     user = {"user_id": f"crash-{tag}", "amazon_id": f"amz-{tag}", "name": "Crash Test",
             "email": f"crash-{tag}@example.com"}
@@ -64,7 +66,11 @@ def test_killed_workers_move_money_exactly_once_per_key(stack: LocalStack, http:
     _ok(http, stack, "PUT", f"/users/{created['id']}", {**user, "gift_cards": [c["card_id"] for c in cards]})
     _ok(http, stack, "POST", "/products", {"product_id": f"item-{tag}", "name": "Thing", "price": "15.00",
                                            "eligible_issuer": issuer})
-    basket = {"user_id": user["user_id"], "items": [{"product_id": f"item-{tag}", "quantity": 1}]}
+    return tag, cards, {"user_id": user["user_id"], "items": [{"product_id": f"item-{tag}", "quantity": 1}]}
+
+
+def test_killed_workers_move_money_exactly_once_per_key(stack: LocalStack, http: requests.Session):
+    tag, cards, basket = _shopper(http, stack)
 
     stop, killed = threading.Event(), []
     killer = threading.Thread(target=kill_workers_for, args=(KILL_SECONDS, stop, killed), daemon=True)
@@ -103,3 +109,45 @@ def test_killed_workers_move_money_exactly_once_per_key(stack: LocalStack, http:
     for refund in refunds:
         payment = _ok(http, stack, "GET", f"/payments/{refund['payment_id']}")
         assert D(payment["refunded_amount"]) == 5 and len(payment["refunds"]) == 1
+
+
+def test_killed_workers_close_each_authorization_exactly_once(stack: LocalStack, http: requests.Session):
+    """Given authorizations of 15.00 each, when half are captured for 10.00 and half voided while workers are
+    killed, each close retried with its own Idempotency-Key until answered, then each authorization ends as
+    asked, a replay of its key answers the same, no card keeps a hold, every ledger sums to its balance, and
+    the cards gave exactly the captured amounts."""
+    tag, cards, basket = _shopper(http, stack)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        held = list(pool.map(lambda i: send_until_answered(stack, "/payments", {**basket, "capture": False},
+                                                           f"auth-{tag}-{i}"), range(PAYMENTS)))
+    assert all(a["status"] == "authorized" for a in held)
+
+    def close(i: int) -> dict[str, Any]:
+        capture = i % 2 == 1
+        return send_until_answered(stack, f"/payments/{held[i]['id']}/{'capture' if capture else 'void'}",
+                                   {"amount": 10} if capture else None, f"close-{tag}-{i}", expect=200)
+
+    stop, killed = threading.Event(), []
+    killer = threading.Thread(target=kill_workers_for, args=(KILL_SECONDS, stop, killed), daemon=True)
+    killer.start()
+    try:
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            closed = list(pool.map(close, range(PAYMENTS)))
+    finally:
+        stop.set()
+        killer.join()
+    assert killed, "no worker was killed: the test proved nothing"
+
+    for i, answer in enumerate(closed):
+        expected = "captured" if i % 2 else "voided"
+        assert answer["status"] == expected, answer
+        assert _ok(http, stack, "GET", f"/payments/{held[i]['id']}")["status"] == expected
+        assert close(i)["status"] == expected  # the same key replays its answer
+    remaining = D(0)
+    for card in cards:
+        shown = _ok(http, stack, "GET", f"/gift_cards/{card['id']}")
+        entries = _ok(http, stack, "GET", f"/gift_cards/{card['id']}/activities?limit=100")
+        assert sum((D(e["amount"]) for e in entries), D(0)) == D(shown["balance"]) >= 0
+        assert D(shown["held"]) == 0, shown
+        remaining += D(shown["balance"])
+    assert remaining == 100 * CARDS - 10 * (PAYMENTS // 2)
