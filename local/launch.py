@@ -23,11 +23,13 @@ class StackDidNotStart(RuntimeError):
 
 @contextmanager
 def launched_stack(api_key: str, *, workers: int = 4, log_level: str | None = None,
-                   startup_timeout: float = 90.0) -> Iterator[str]:
+                   startup_timeout: float = 90.0, log_file: Path | None = None) -> Iterator[str]:
     """Yields the stack's base URL; stops the stack on exit. `--port 0` lets the stack bind a free port
-    itself (no race) and report it in its state file, in a temporary directory of its own."""
+    itself (no race) and report it in its state file, in a temporary directory of its own. The stack's
+    output goes to `log_file` when given (kept after the stack stops), else into that directory."""
     with tempfile.TemporaryDirectory(prefix="flexigift-stack-") as tmp:
-        state_dir, output = Path(tmp) / "state", Path(tmp) / "stack.log"
+        state_dir, output = Path(tmp) / "state", log_file or Path(tmp) / "stack.log"
+        output.parent.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, "FLEXIGIFT_API_KEY": api_key, "PYTHONUNBUFFERED": "1"}
         env.pop("AWS_ENDPOINT_URL", None)
         command = [sys.executable, "-m", "local.stack", "--port", "0", "--state-dir", str(state_dir),

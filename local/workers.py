@@ -95,10 +95,9 @@ class WorkerPool:
             worker.stop()
 
     def invoke(self, fn: template.Function, event: dict[str, Any], request_id: str) -> lambda_runtime.Outcome:
-        worker = self._acquire()
+        worker = self._deliver((fn.logical_id, event, request_id))
         started = time.perf_counter()
         try:
-            worker.conn.send((fn.logical_id, event, request_id))
             if not worker.conn.poll(fn.timeout + _GRACE_SECONDS):
                 self._retire(worker, kill=True)
                 return self._failure(started, f"Task timed out after {fn.timeout:.2f} seconds",
@@ -110,6 +109,20 @@ class WorkerPool:
                                  "Runtime.ExitError", request_id)
         self._release(worker)
         return lambda_runtime.Outcome(payload, error, duration_ms)
+
+    def _deliver(self, message: tuple[str, dict[str, Any], str]) -> _Worker:
+        """Hand the invocation to a live worker. A worker that died while idle (killed, out of memory) is
+        replaced, never given work: Lambda does not route an invocation to an environment that is gone. Only
+        an invocation the worker has received can fail with it."""
+        while True:
+            worker = self._acquire()
+            if worker.process.is_alive():
+                try:
+                    worker.conn.send(message)
+                    return worker
+                except (OSError, ValueError):
+                    pass  # it died between the check and the send: the invocation never reached it
+            self._retire(worker, kill=True)
 
     @staticmethod
     def _failure(started: float, message: str, kind: str, request_id: str) -> lambda_runtime.Outcome:

@@ -17,6 +17,8 @@ from local.launch import StackDidNotStart, launched_stack
 
 ROOT = Path(__file__).resolve().parents[2]
 STARTUP_TIMEOUT = 60.0
+# The session stack's output (gateway lines, handler logs, worker timeouts), kept for a failed run's diagnosis
+STACK_LOG = ROOT / ".local-stack" / "e2e-stack.log"
 
 
 @dataclass
@@ -33,12 +35,12 @@ class LocalStack:
 
 
 @contextmanager
-def run_local_stack(api_key: str | None = None) -> Iterator[LocalStack]:
+def run_local_stack(api_key: str | None = None, log_file: Path | None = None) -> Iterator[LocalStack]:
     """Start `python -m local.stack` on a free port with its bootstrap key: the platform's operator key (every
     scope in the `default` program; it alone creates programs and keys for other programs)."""
     api_key = api_key or "fgk_e2e_" + secrets.token_urlsafe(24)
     try:
-        with launched_stack(api_key, startup_timeout=STARTUP_TIMEOUT) as base_url:
+        with launched_stack(api_key, startup_timeout=STARTUP_TIMEOUT, log_file=log_file) as base_url:
             yield LocalStack(base_url=base_url, api_key=api_key)
     except StackDidNotStart as failure:
         pytest.fail(str(failure))
@@ -47,7 +49,7 @@ def run_local_stack(api_key: str | None = None) -> Iterator[LocalStack]:
 @pytest.fixture(scope="session")
 def stack() -> Iterator[LocalStack]:
     """Given a local stack shared by the session's end-to-end tests."""
-    with run_local_stack() as running:
+    with run_local_stack(log_file=STACK_LOG) as running:
         yield running
 
 
