@@ -131,6 +131,7 @@ def rewards(aws: Any) -> Iterator[RewardsAws]:
     key_id = env.kms.create_key(Description="reward codes (test)")["KeyMetadata"]["KeyId"]
     env.kms.create_alias(AliasName=REWARDS_PHYSICAL["RewardCodesKeyAlias"], TargetKeyId=key_id)
     env.sesv2.create_email_identity(EmailIdentity=env.sender)
+    env.sqs.create_queue(QueueName=WEBHOOKS_QUEUE)  # the relay also queues events (for webhooks) from the stream
     yield env
 
 
@@ -166,7 +167,8 @@ def webhooks(aws: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[WebhooksAws]
 
     get_settings.cache_clear()
     env = WebhooksAws()
-    env.sqs.create_queue(QueueName=WEBHOOKS_QUEUE, Attributes={"VisibilityTimeout": "0"})
+    env.sqs.create_queue(QueueName=WEBHOOKS_QUEUE)
+    env.sqs.set_queue_attributes(QueueUrl=env.queue_url, Attributes={"VisibilityTimeout": "0"})
     key_id = env.kms.create_key(Description="webhook secrets (test)")["KeyMetadata"]["KeyId"]
     env.kms.create_alias(AliasName=WEBHOOKS_PHYSICAL["WebhookSecretsKeyAlias"], TargetKeyId=key_id)
     yield env
