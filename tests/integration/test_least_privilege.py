@@ -362,6 +362,10 @@ def drive_wallet(d: Driver) -> dict[str, int]:
     d.api("replace_gift_card", KOHLS, body={**KOHLS_CARD, "balance": 1}, path_id=card1, expect=REFUSED)
     d.api("update_gift_card", KOHLS, body={"state": "ACTIVE"}, path_id=card1, expect=200)   # issuer key: read first
     d.api("update_gift_card", ADMIN, body={"expiry_date": "2031-02-28"}, path_id=card1, expect=200)
+    d.api("update_gift_card", KOHLS, body={"state": "BLOCKED", "issuer": "Kohls"}, path_id=card1,
+          expect=200)                                                         # a state change: its event
+    d.api("replace_gift_card", KOHLS, body={**KOHLS_CARD, "expiry_date": "2031-02-28", "state": "ACTIVE"},
+          path_id=card1, expect=200)                                          # and back
     d.api("update_gift_card", KOHLS, body={"issuer": "Kohls", "card_id": "kohls-gc-003", "user_id": "user007"},
           path_id=card2, expect=200)                                          # renamed and moved: guards, counts
     d.api("replace_gift_card", KOHLS, body={**KOHLS_CARD, "card_id": "kohls-gc-002", "balance": 0},

@@ -292,3 +292,20 @@ def test_table_items_keep_the_program_in_their_keys(aws, webhooks, receiver):
             for index in ("GSI1PK", "GSI2PK"):
                 assert str(item.get(index, "P#default#")).startswith("P#default#")
     assert TABLE
+
+
+def test_a_state_change_writes_its_event_and_an_unchanged_state_none(aws, webhooks):
+    """Given Jack's card, when it is blocked, then one gift_card.state_changed shows the card as its GET does;
+    a PATCH that sends the state it already has writes no event (and stays one UpdateItem)."""
+    (number,) = jack_with_cards(KOHLS_CARD)
+    status, blocked, _ = call("update_gift_card", api_event("update_gift_card", body={"state": "BLOCKED"},
+                                                            path_id=number))
+    assert status == 200 and blocked["state"] == "BLOCKED"
+    status, again, _ = call("update_gift_card", api_event("update_gift_card", body={"state": "BLOCKED"},
+                                                          path_id=number))
+    assert status == 200
+    status, changed, _ = list_events({"type": "gift_card.state_changed"})
+    assert status == 200 and len(changed) == 1, changed
+    assert changed[0]["data"] == blocked                  # the card as the change left it (and answered it)
+    status, card, _ = call("get_gift_card", api_event("get_gift_card", path_id=number))
+    assert set(changed[0]["data"]) == set(card) and card["state"] == "BLOCKED"
