@@ -14,7 +14,7 @@ import pytest
 from flexigift.webhooks import verify_signature
 from tests.integration.conftest import TABLE, all_items, stored
 from tests.integration.test_checkout import KOHLS_CARD, jack_with_cards, pay, refund
-from tests.support import FakeContext, api_event, call, handler
+from tests.support import FakeContext, api_event, call, handler, load_event
 from tests.webhook_receiver import Receiver
 
 WEBHOOKS = "webhooks"
@@ -309,3 +309,33 @@ def test_a_state_change_writes_its_event_and_an_unchanged_state_none(aws, webhoo
     assert changed[0]["data"] == blocked                  # the card as the change left it (and answered it)
     status, card, _ = call("get_gift_card", api_event("get_gift_card", path_id=number))
     assert set(changed[0]["data"]) == set(card) and card["state"] == "BLOCKED"
+
+
+def test_reward_orders_report_delivered_and_failed(aws, rewards, webhooks):
+    """Given the catalog, when an order is delivered in the answer, then reward_order.delivered shows it as GET
+    /rewards/orders/{id} does; when an email order is sent, reward_order.delivered, and when another's delivery
+    is given up (dead-lettered), reward_order.failed, each written with the order's mark."""
+    from flexigift.logic.deliver_orders import deliver, give_up
+    from flexigift.models.rewards import DeliveryMessage
+
+    assert handler("refresh_rewards_catalog")(load_event("refresh_rewards_catalog"), FakeContext())["applied"] is True
+    order_event = api_event("create_reward_order", body={"reward_id": 27234, "amount": 25, "delivery_method": 1})
+    status, placed, _ = call("create_reward_order", order_event)
+    assert status == 201, placed
+    email_orders = []
+    for _ in range(2):
+        event = api_event("create_reward_order", body={"reward_id": 27234, "amount": 25, "delivery_method": 2,
+                                                       "delivery_email": "jack.johnson@example.com"})
+        event["headers"].pop("Idempotency-Key", None)
+        status, body, _ = call("create_reward_order", event)
+        assert status == 201, body
+        email_orders.append(body["order_id"])
+    assert deliver(DeliveryMessage(program_id="default", order_id=email_orders[0], delivery_round=1)) == "sent"
+    assert give_up(DeliveryMessage(program_id="default", order_id=email_orders[1], delivery_round=1)) == "marked_failed"
+    status, delivered, _ = list_events({"type": "reward_order.delivered"})
+    assert status == 200 and {e["data"]["order_id"] for e in delivered} == {placed["order_id"], email_orders[0]}
+    status, shown, _ = call("get_reward_order", api_event("get_reward_order", path_id=placed["order_id"]))
+    assert status == 200 and next(e for e in delivered if e["data"]["order_id"] == placed["order_id"])["data"] == shown["order"]
+    status, failed, _ = list_events({"type": "reward_order.failed"})
+    assert [e["data"]["order_id"] for e in failed] == [email_orders[1]]
+    assert failed[0]["data"]["delivery_status"] == "failed" and failed[0]["data"]["failure_reason"]
