@@ -24,8 +24,9 @@ class Received:
 
 
 class Receiver:
-    def __init__(self, statuses: list[int] | None = None, port: int = 0) -> None:
+    def __init__(self, statuses: list[int] | None = None, port: int = 0, answer_after: float = 0.0) -> None:
         self.statuses = list(statuses or [])
+        self.answer_after = answer_after   # seconds to wait before answering (a hung endpoint)
         self.received: list[Received] = []
         self.lock = threading.Lock()
         self.port = port
@@ -42,6 +43,7 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 - http.server's name
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                time.sleep(receiver.answer_after)
                 with receiver.lock:
                     status = receiver.statuses.pop(0) if receiver.statuses else 200
                     receiver.received.append(Received({k: v for k, v in self.headers.items()}, body, status))

@@ -339,3 +339,25 @@ def test_reward_orders_report_delivered_and_failed(aws, rewards, webhooks):
     status, failed, _ = list_events({"type": "reward_order.failed"})
     assert [e["data"]["order_id"] for e in failed] == [email_orders[1]]
     assert failed[0]["data"]["delivery_status"] == "failed" and failed[0]["data"]["failure_reason"]
+
+
+def test_a_hung_endpoint_times_out_at_10_s_and_delays_no_other(aws, webhooks, receiver):
+    """Given two endpoints of the program, one that answers only after 12 s, when a payment's events are
+    delivered in one batch, then the healthy endpoint has its event while the hung one is still waiting, and the
+    hung attempt ends as a timeout after about 10 s (retrying), not a success."""
+    hung = Receiver(answer_after=12)
+    try:
+        _, slow = create_endpoint(hung.url, ["payment.captured"])
+        create_endpoint(receiver.url, ["payment.captured"])
+        jack_with_cards(KOHLS_CARD)
+        assert pay(key="wh-pay-hung")[0] == 201
+        started = time.time()
+        work(aws, webhooks, lambda: bool(receiver.of_type("payment.captured")) and bool(deliveries(slow["id"])),
+             timeout=40)
+        (got,) = receiver.of_type("payment.captured")
+        (attempt,) = deliveries(slow["id"])
+        assert got.at - started < 5, got.at - started             # not held up by the hung endpoint
+        assert attempt["outcome"] == "retrying" and attempt["http_status"] is None
+        assert 9_500 <= attempt["latency_ms"] <= 12_000 and "timed out" in attempt["error"].lower(), attempt
+    finally:
+        hung.stop()
