@@ -210,6 +210,10 @@ def _constrain_parameters(operation: dict[str, Any]) -> None:
             from flexigift.models.checkout import ActivityType
 
             text["enum"] = list(ActivityType.__members__)
+        elif name == "type" and operation.get("operationId") == "list_events":
+            from flexigift.models.events import EventType
+
+            text["enum"] = [t.value for t in EventType]
         elif "pattern" not in text and "enum" not in text:
             text.update(maxLength=api.MAX_QUERY_TEXT, pattern=api.QUERY_TEXT_PATTERN)
 

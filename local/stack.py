@@ -121,6 +121,10 @@ class FunctionEnvironmentService:
         stack.environment = lambda_runtime.union_environment(functions, stack.physical, stack.parameters)
         lambda_runtime.apply_environment(stack.environment)
         os.environ["PYTHONUNBUFFERED"] = "1"  # worker output appears as it happens
+        # local only: webhooks may go to http://127.0.0.1 (a developer's own receiver), and their retry schedule
+        # runs in seconds instead of minutes (30 s, 1 min ... 1 h -> 0.5 s, 1 s ... 60 s; 24 h -> 24 min)
+        os.environ.setdefault("FLEXIGIFT_WEBHOOK_ALLOW_LOOPBACK", "1")
+        os.environ.setdefault("FLEXIGIFT_WEBHOOK_RETRY_SCALE", str(1 / 60))
         lambda_runtime.prepare_process(functions)
 
     def stop(self) -> None:

@@ -5,11 +5,12 @@ and no request the spec calls valid may be refused with a 4xx other than 401, 40
 (positive_data_acceptance): a rule the server enforces is in the spec, or answers for a record that does not
 exist (404) or a conflict with the stored state (409).
 
-Three things about a valid request no schema can say are set by the test, not generated: the cursor, which is
+Four things about a valid request no schema can say are set by the test, not generated: the cursor, which is
 valid only as a previous page's Link header gave it (a generated one is refused, 400 invalid_cursor, by
 design); the Idempotency-Key, which must be new for each intended operation (a key reused with another body
-is refused, 422 idempotency_key_reused); and a basket's lines, which name each product once (JSON Schema's
-uniqueItems compares whole lines, not their product_id; the spec says it in words, 422 otherwise).
+is refused, 422 idempotency_key_reused); a basket's lines, which name each product once (JSON Schema's
+uniqueItems compares whole lines, not their product_id; the spec says it in words, 422 otherwise); and a webhook
+endpoint's URL, whose host must resolve to an address allowed to receive webhooks (WEBHOOK_URL below).
 
 The budget is bounded: a few examples per operation plus schemathesis' coverage phase (boundary values and
 one invalid value per constraint), deterministic so that a failure reproduces. Success answers are checked
@@ -42,7 +43,7 @@ from tests.e2e.conftest import LocalStack, run_local_stack
 
 pytestmark = pytest.mark.e2e
 
-MIN_OPERATIONS_WITH_SUCCESS = 24  # of the 33; 25 seen (most others take string ids no generator guesses)
+MIN_OPERATIONS_WITH_SUCCESS = 24  # of the 42; 29 seen (most others take string ids no generator guesses)
 MAX_EXAMPLES = 10  # per operation, for the fuzzing phase; the examples and coverage phases add their own
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_headers_conformance,
           response_schema_conformance, positive_data_acceptance]
@@ -118,7 +119,14 @@ def _as_a_client_would(case: schemathesis.Case) -> None:
         case.body["items"] = list(first_lines.values())
     if case.headers and "Idempotency-Key" in case.headers:
         case.headers["Idempotency-Key"] = f"fuzz-{uuid.uuid4()}"
+    if case.operation.path == "/webhooks/endpoints" and isinstance(case.body, dict) and "url" in case.body:
+        case.body["url"] = WEBHOOK_URL
 
+
+# Where a schema-valid endpoint goes: a URL's host must resolve to an address allowed to receive webhooks, which
+# no schema can say (a generated host resolves nowhere, or to a private address: 422 by design). The local stack
+# allows loopback; nothing listens on port 9 (discard), so its deliveries fail and are retried, harmlessly.
+WEBHOOK_URL = "http://127.0.0.1:9/fuzz-hooks"
 
 FUZZ_SETTINGS = settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=True, database=None,
                          suppress_health_check=list(HealthCheck))

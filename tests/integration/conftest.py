@@ -20,7 +20,7 @@ TABLE = "flexigift-test"
 def _environment() -> dict[str, str]:
     env = {"AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
            "POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_DEV": "false", "POWERTOOLS_LOG_LEVEL": "WARNING"}
-    physical = {"Table": TABLE, **REWARDS_PHYSICAL}  # the rewards section below names its resources
+    physical = {"Table": TABLE, **REWARDS_PHYSICAL, **WEBHOOKS_PHYSICAL}  # the sections below name their resources
     for fn in template.functions().values():
         for name, value in fn.environment.items():
             env[name] = str(template.resolve(value, physical))
@@ -131,4 +131,45 @@ def rewards(aws: Any) -> Iterator[RewardsAws]:
     key_id = env.kms.create_key(Description="reward codes (test)")["KeyMetadata"]["KeyId"]
     env.kms.create_alias(AliasName=REWARDS_PHYSICAL["RewardCodesKeyAlias"], TargetKeyId=key_id)
     env.sesv2.create_email_identity(EmailIdentity=env.sender)
+    env.sqs.create_queue(QueueName=WEBHOOKS_QUEUE)  # the relay also queues events (for webhooks) from the stream
     yield env
+
+
+# --- webhooks --------------------------------------------------------------------------------------------
+# The webhooks queue and the KMS key of endpoints' secrets; `webhooks` creates them in the same moto account as
+# `aws`, and lets endpoints be on 127.0.0.1 (as the local stack does) with the retry schedule compressed.
+
+WEBHOOKS_QUEUE = "flexigift-test-webhook-deliveries"
+WEBHOOKS_PHYSICAL = {
+    "WebhookDeliveriesQueue": f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{WEBHOOKS_QUEUE}",
+    "WebhookDeliveriesQueue.Arn": f"arn:aws:sqs:{REGION}:{ACCOUNT}:{WEBHOOKS_QUEUE}",
+    "WebhookSecretsKeyAlias": "alias/flexigift-test-webhook-secrets",
+}
+
+
+class WebhooksAws:
+    def __init__(self) -> None:
+        self.sqs = boto3.client("sqs", region_name=REGION)
+        self.kms = boto3.client("kms", region_name=REGION)
+        self.queue_url = WEBHOOKS_PHYSICAL["WebhookDeliveriesQueue"]
+
+    def receive(self) -> list[dict[str, Any]]:
+        return self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10,
+                                        AttributeNames=["All"]).get("Messages", [])
+
+
+@pytest.fixture
+def webhooks(aws: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[WebhooksAws]:
+    """Given the webhooks queue and secrets key; endpoints may be http://127.0.0.1 and retries come in seconds."""
+    monkeypatch.setenv("FLEXIGIFT_WEBHOOK_ALLOW_LOOPBACK", "1")
+    monkeypatch.setenv("FLEXIGIFT_WEBHOOK_RETRY_SCALE", str(1 / 60))
+    from flexigift.settings import get_settings
+
+    get_settings.cache_clear()
+    env = WebhooksAws()
+    env.sqs.create_queue(QueueName=WEBHOOKS_QUEUE)
+    env.sqs.set_queue_attributes(QueueUrl=env.queue_url, Attributes={"VisibilityTimeout": "0"})
+    key_id = env.kms.create_key(Description="webhook secrets (test)")["KeyMetadata"]["KeyId"]
+    env.kms.create_alias(AliasName=WEBHOOKS_PHYSICAL["WebhookSecretsKeyAlias"], TargetKeyId=key_id)
+    yield env
+    get_settings.cache_clear()

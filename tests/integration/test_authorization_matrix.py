@@ -34,6 +34,7 @@ ROLES: dict[str, dict[str, str] | None] = {
     "checkout": context("checkout"),
     "rewards:read": context("rewards:read"),
     "rewards:order": context("rewards:order"),
+    "webhooks": context("webhooks"),
     "admin": context("admin"),
     "admin of another program": context("admin", program=OTHER_PROGRAM),
     "operator": context("admin", operator=True),
@@ -78,6 +79,13 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("GET", "/rewards/orders"): {"rewards:read"} | ADMINS,
     ("GET", "/rewards/orders/{id}"): {"rewards:read"} | ADMINS,
     ("POST", "/rewards/orders/{id}/resend"): {"rewards:order"} | ADMINS,
+    ("GET", "/events"): {"webhooks"} | ADMINS,
+    ("GET", "/events/{id}"): {"webhooks"} | ADMINS,
+    ("POST", "/webhooks/endpoints"): {"webhooks"} | ADMINS,
+    ("GET", "/webhooks/endpoints"): {"webhooks"} | ADMINS,
+    ("DELETE", "/webhooks/endpoints/{id}"): {"webhooks"} | ADMINS,
+    ("GET", "/webhooks/endpoints/{id}/deliveries"): {"webhooks"} | ADMINS,
+    ("POST", "/webhooks/endpoints/{id}/deliveries/{event_id}/retry"): {"webhooks"} | ADMINS,
 }
 # The route fallback's ANY routes (405 for a method a resource lacks, 404 for an unknown path): any valid key
 # may learn that a route does not exist; its answer is 404/405 whoever asks.
@@ -113,7 +121,7 @@ def _event(route: template.Route, who: dict[str, str] | None) -> dict[str, Any]:
     return event
 
 
-def test_each_role_gets_exactly_what_the_table_says_on_every_route(aws, rewards):
+def test_each_role_gets_exactly_what_the_table_says_on_every_route(aws, rewards, webhooks):
     """Given the other program (created by the operator), when every route is called by every role, then no key
     is 401 everywhere, an allowed role is never 401/403, and every other role is 403."""
     status, body, _ = call("create_program", api_event("create_program", authorizer=ROLES["operator"]))
@@ -138,7 +146,7 @@ def test_each_role_gets_exactly_what_the_table_says_on_every_route(aws, rewards)
                 code = (body or {}).get("error", {}).get("code") if isinstance(body, dict) else None
                 mismatches.append(f"{route.method} {route.path} as {role}: {status} {code}")
     assert not mismatches, "\n".join(mismatches)
-    assert calls == len(api_routes()) * len(ROLES)   # 53 routes x 10 roles today
+    assert calls == len(api_routes()) * len(ROLES)   # 66 routes x 11 roles today
 
 
 @pytest.mark.parametrize("module", sorted({template.functions()[r.function].module for r in template.routes()}))

@@ -362,6 +362,10 @@ def drive_wallet(d: Driver) -> dict[str, int]:
     d.api("replace_gift_card", KOHLS, body={**KOHLS_CARD, "balance": 1}, path_id=card1, expect=REFUSED)
     d.api("update_gift_card", KOHLS, body={"state": "ACTIVE"}, path_id=card1, expect=200)   # issuer key: read first
     d.api("update_gift_card", ADMIN, body={"expiry_date": "2031-02-28"}, path_id=card1, expect=200)
+    d.api("update_gift_card", KOHLS, body={"state": "BLOCKED", "issuer": "Kohls"}, path_id=card1,
+          expect=200)                                                         # a state change: its event
+    d.api("replace_gift_card", KOHLS, body={**KOHLS_CARD, "expiry_date": "2031-02-28", "state": "ACTIVE"},
+          path_id=card1, expect=200)                                          # and back
     d.api("update_gift_card", KOHLS, body={"issuer": "Kohls", "card_id": "kohls-gc-003", "user_id": "user007"},
           path_id=card2, expect=200)                                          # renamed and moved: guards, counts
     d.api("replace_gift_card", KOHLS, body={**KOHLS_CARD, "card_id": "kohls-gc-002", "balance": 0},
@@ -547,7 +551,65 @@ def drive_rewards(d: Driver, rewards: Any) -> None:
     d.api("resend_reward_order", REWARDS, path_id=emailed["order_id"], body={}, expect=(200, 202))
 
 
-def drive_everything(recorder: Recorder, dynamo: Any, rewards: Any) -> None:
+def drive_webhooks(d: Driver, webhooks: Any) -> None:
+    """Events of the scenario's payments, an endpoint on a receiver, its deliveries made by the worker from the
+    queue's real messages (fan-out, attempts, a copy that finds it done), a retry and a delete."""
+    import json
+
+    from tests.webhook_receiver import Receiver
+
+    hooks = context("webhooks")
+    receiver = Receiver(statuses=[500])
+    try:
+        _, endpoint, _ = d.api("create_webhook_endpoint", hooks, body={"url": receiver.url, "events": ["*"]},
+                               expect=201)
+        d.api("create_webhook_endpoint", hooks, body={"url": "https://10.1.2.3/x", "events": ["*"]}, expect=REFUSED)
+        d.api("list_webhook_endpoints", hooks, expect=200)
+        _, listed, headers = d.api("list_events", hooks, query={"limit": "1"}, expect=200)
+        cursor = re.search(r"cursor=([^&>]+)", headers["Link"]).group(1)
+        d.api("list_events", hooks, query={"limit": "1", "cursor": cursor}, expect=200)
+        d.api("list_events", hooks, query={"type": "payment.captured"}, expect=200)
+        event_id = listed[0]["id"]
+        d.api("get_event", hooks, path_id=event_id, expect=200)
+        d.api("get_event", hooks, path_id="evt_" + "0" * 24, expect=REFUSED)
+
+        def run_queue() -> int:
+            messages = webhooks.receive()
+            if messages:
+                records = [{"messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
+                            "eventSource": "aws:sqs"} for m in messages]
+                failed = {f["itemIdentifier"] for f in d.invoke("deliver_webhooks", {"Records": records})[
+                    "batchItemFailures"]}
+                for m in messages:
+                    if m["MessageId"] not in failed:
+                        webhooks.sqs.delete_message(QueueUrl=webhooks.queue_url, ReceiptHandle=m["ReceiptHandle"])
+            return len(messages)
+
+        fan_out = {"kind": "event", "program_id": "default", "event_id": event_id, "event_type": listed[0]["type"]}
+        webhooks.sqs.send_message(QueueUrl=webhooks.queue_url, MessageBody=json.dumps(fan_out))
+        run_queue()                                   # the fan-out: one delivery message for the endpoint
+        run_queue()                                   # attempt 1: 500, retried later
+        assert receiver.wait_for(lambda: len(receiver.received) == 1, 5)
+        assert receiver.wait_for(lambda: run_queue() == 0 and receiver.accepted() != [], 15)   # attempt 2: 200
+        d.api("list_webhook_deliveries", hooks, path_id=endpoint["id"], expect=200)
+        d.api("list_webhook_deliveries", hooks, path_id="we_" + "0" * 24, expect=REFUSED)
+        retried = {"id": endpoint["id"], "event_id": event_id}
+        event = api_event("retry_webhook_delivery", authorizer=dict(hooks))
+        path = f"/webhooks/endpoints/{endpoint['id']}/deliveries/{event_id}/retry"
+        event.update({"path": path, "pathParameters": retried})
+        event["requestContext"]["path"] = "/prod" + path
+        status, _, _ = d.run("retry_webhook_delivery", lambda: call("retry_webhook_delivery", event))
+        assert status == 202
+        d.api("delete_webhook_endpoint", hooks, path_id=endpoint["id"], expect=204)
+        d.api("delete_webhook_endpoint", hooks, path_id=endpoint["id"], expect=REFUSED)
+        done = {"kind": "delivery", "program_id": "default", "endpoint_id": endpoint["id"], "event_id": event_id}
+        webhooks.sqs.send_message(QueueUrl=webhooks.queue_url, MessageBody=json.dumps(done))
+        run_queue()                                   # a message for a deleted endpoint ends
+    finally:
+        receiver.stop()
+
+
+def drive_everything(recorder: Recorder, dynamo: Any, rewards: Any, webhooks: Any = None) -> None:
     from flexigift.aws import dynamodb
 
     d = Driver(recorder, dynamo)
@@ -556,6 +618,8 @@ def drive_everything(recorder: Recorder, dynamo: Any, rewards: Any) -> None:
     ids = drive_wallet(d)
     drive_money(d, ids)
     drive_rewards(d, rewards)
+    if webhooks is not None:
+        drive_webhooks(d, webhooks)
     d.api("route_fallback", WALLET, expect=(404, 405))
 
 
@@ -570,7 +634,7 @@ def usage(request: pytest.FixtureRequest) -> Recorder:
         rewards = request.getfixturevalue("rewards")
         recorder = Recorder()
         try:
-            drive_everything(recorder, request.getfixturevalue("aws"), rewards)
+            drive_everything(recorder, request.getfixturevalue("aws"), rewards, request.getfixturevalue("webhooks"))
         except BaseException as failed:  # every test reports it, none drives the scenario again
             _RECORDED.append(failed)
             raise

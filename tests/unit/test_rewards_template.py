@@ -26,10 +26,15 @@ def holders(action: str) -> set[str]:
 
 
 def test_secrets_and_side_effects_are_granted_only_where_needed():
-    assert holders("kms:Encrypt") == {"CreateRewardOrderFunction"}
-    assert holders("kms:Decrypt") == {"CreateRewardOrderFunction", "DeliverRewardEmailsFunction"}
+    # reward codes (RewardCodesKey) and webhook endpoints' secrets (WebhookSecretsKey: sealed when an endpoint is
+    # created, opened by the delivery worker to sign)
+    assert holders("kms:Encrypt") == {"CreateRewardOrderFunction", "CreateWebhookEndpointFunction"}
+    assert holders("kms:Decrypt") == {"CreateRewardOrderFunction", "DeliverRewardEmailsFunction",
+                                      "DeliverWebhooksFunction"}
     assert holders("ses:SendEmail") == {"DeliverRewardEmailsFunction"}
-    assert holders("sqs:SendMessage") == set()  # only the outbox relay sends, through its own role (below)
+    # requests never send: the outbox relay does, through its own role (below); the webhook worker queues one
+    # message per endpoint of an event the relay queued (a fan-out after the commit, not a request's side effect)
+    assert holders("sqs:SendMessage") == {"DeliverWebhooksFunction"}
     assert holders("s3:GetObject") == {"RefreshRewardsCatalogFunction"}
 
 
@@ -45,8 +50,9 @@ def test_kms_use_is_bound_to_reward_codes_and_writes_to_the_rewards_partitions()
                 # the rewards' own partitions; an order paid into a wallet (delivery_method 3) also writes the
                 # new card (its item, guard, ledger, the card id counter) and its owner's wallet (user, guard)
                 wallet = {"P#*#CARD#*", "P#*#UNIQUE#CARD#*", "P#*#COUNTER#CARD", "P#*#UNIQUE#USER#*", "P#*#USER#*"}
-                assert all(k == "REWARD#*" or k.startswith(("P#*#REWARD_ORDER#", "P#*#IDEMPOTENCY#reward_order#",
-                                                            "P#*#OUTBOX#reward_email#"))
+                # and the events (reward_order.delivered/failed, the new card's balance) written with the change
+                assert all(k in ("REWARD#*", "P#*#EVENT#*") or k.startswith((
+                    "P#*#REWARD_ORDER#", "P#*#IDEMPOTENCY#reward_order#", "P#*#OUTBOX#reward_email#"))
                            or (fn == "CreateRewardOrderFunction" and k in wallet) for k in leading), (fn, leading)
             assert "*" not in str(statement.get("Action"))
 
@@ -72,7 +78,8 @@ def test_the_delivery_queue_dead_letters_after_three_tries_and_both_queues_are_e
 def test_both_queue_consumers_report_partial_batch_failures():
     sources = {fn.logical_id: event["Properties"] for fn in template.functions().values()
                for event in fn.events.values() if event["Type"] == "SQS"}
-    assert set(sources) == {"DeliverRewardEmailsFunction", "FailRewardDeliveriesFunction"}
+    assert set(sources) == {"DeliverRewardEmailsFunction", "FailRewardDeliveriesFunction", "DeliverWebhooksFunction"}
+    assert sources["DeliverWebhooksFunction"]["Queue"] == {"Fn::GetAtt": ["WebhookDeliveriesQueue", "Arn"]}
     assert sources["DeliverRewardEmailsFunction"]["Queue"] == {"Fn::GetAtt": ["RewardsDeliveryQueue", "Arn"]}
     assert sources["FailRewardDeliveriesFunction"]["Queue"] == {"Fn::GetAtt": ["RewardsDeliveryDLQ", "Arn"]}
     assert all(s["FunctionResponseTypes"] == ["ReportBatchItemFailures"] for s in sources.values())
@@ -126,11 +133,13 @@ def test_the_relay_reads_only_outbox_inserts_reports_item_failures_bisects_and_h
     assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"] and props["BisectBatchOnFunctionError"] is True
     assert props["DestinationConfig"]["OnFailure"]["Destination"] == {"Fn::GetAtt": ["RelayOutboxDLQ", "Arn"]}
     assert props["MaximumRetryAttempts"] > 0 and props["MaximumRecordAgeInSeconds"] >= 600
-    assert filter_patterns(props) == [{"eventName": ["INSERT"], "dynamodb": {"NewImage": {"type": {"S": ["OUTBOX"]}}}}]
+    # outbox records (reward emails, webhook retries) and events (to be delivered to webhooks)
+    assert filter_patterns(props) == [{"eventName": ["INSERT"],
+                                       "dynamodb": {"NewImage": {"type": {"S": ["OUTBOX", "EVENT"]}}}}]
     assert template.resources()["RelayOutboxDLQ"]["Properties"]["SqsManagedSseEnabled"] is True
 
 
-def test_the_relays_role_reads_only_the_stream_and_sends_only_to_its_two_queues():
+def test_the_relays_role_reads_only_the_stream_and_sends_only_to_its_queues():
     role = template.resources()["RelayOutboxRole"]["Properties"]
     assert template.resources()["RelayOutboxFunction"]["Properties"]["Role"] == {"Fn::GetAtt": ["RelayOutboxRole", "Arn"]}
     [policy] = role["Policies"]
@@ -141,7 +150,8 @@ def test_the_relays_role_reads_only_the_stream_and_sends_only_to_its_two_queues(
                                                              "dynamodb:GetShardIterator", "dynamodb:ListStreams"}
     assert by_sid["SendDeliveriesAndFailedBatches"]["Action"] == ["sqs:SendMessage"]
     assert by_sid["SendDeliveriesAndFailedBatches"]["Resource"] == [
-        {"Fn::GetAtt": ["RewardsDeliveryQueue", "Arn"]}, {"Fn::GetAtt": ["RelayOutboxDLQ", "Arn"]}]
+        {"Fn::GetAtt": ["RewardsDeliveryQueue", "Arn"]}, {"Fn::GetAtt": ["WebhookDeliveriesQueue", "Arn"]},
+        {"Fn::GetAtt": ["RelayOutboxDLQ", "Arn"]}]
     assert all(s["Effect"] == "Allow" and "*" not in json.dumps(s["Action"]) for s in by_sid.values())
     assert [str(a) for a in role["ManagedPolicyArns"]] == [
         str({"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"}),

@@ -28,6 +28,11 @@ class Settings(BaseModel):
     catalog_feed_key: str = "catalog.json"
     catalog_feed_url: str = ""            # ... or, when set, an https URL instead
     reward_resend_limit: int = 3          # resends of one order per clock hour
+    # --- webhooks ---
+    webhooks_queue_url: str = ""          # one message per event (fan-out) and per (event, endpoint) delivery
+    webhook_secrets_key_id: str = ""      # KMS key (id, ARN or alias) that seals endpoints' signing secrets
+    webhook_allow_loopback: bool = False  # local stack only: http:// endpoints on 127.0.0.1
+    webhook_retry_scale: float = 1.0      # local stack: < 1 compresses the retry schedule (1/60: minutes -> seconds)
 
 
 @lru_cache(maxsize=1)
@@ -44,4 +49,8 @@ def get_settings() -> Settings:
         catalog_feed_bucket=env.get("CATALOG_FEED_BUCKET", ""),
         catalog_feed_key=env.get("CATALOG_FEED_KEY") or "catalog.json",
         catalog_feed_url=env.get("CATALOG_FEED_URL", ""),
+        webhooks_queue_url=env.get("WEBHOOKS_QUEUE_URL", ""),
+        webhook_secrets_key_id=env.get("WEBHOOK_SECRETS_KEY_ID", ""),
+        webhook_allow_loopback=env.get("FLEXIGIFT_WEBHOOK_ALLOW_LOOPBACK", "") == "1",
+        webhook_retry_scale=float(env.get("FLEXIGIFT_WEBHOOK_RETRY_SCALE") or 1.0),
     )

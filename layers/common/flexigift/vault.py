@@ -29,3 +29,26 @@ def unseal(order_id: str, ciphertext: bytes) -> tuple[str, str]:
                                      EncryptionContext=_context(order_id))
     secret = json.loads(response["Plaintext"])
     return secret["code"], secret["pin"]
+
+
+# --- webhook signing secrets -----------------------------------------------------------------------------
+# Under their own KMS key (WebhookSecretsKey), bound to the endpoint and its program: the secret is shown once
+# when the endpoint is created and afterwards exists in clear only in the memory of a delivery that signs.
+
+WEBHOOK_PURPOSE = "webhook_secret"
+
+
+def _webhook_context(program_id: str, endpoint_id: str) -> dict[str, str]:
+    return {"purpose": WEBHOOK_PURPOSE, "program_id": program_id, "endpoint_id": endpoint_id}
+
+
+def seal_webhook_secret(program_id: str, endpoint_id: str, secret: str) -> bytes:
+    response = client("kms").encrypt(KeyId=get_settings().webhook_secrets_key_id, Plaintext=secret.encode(),
+                                     EncryptionContext=_webhook_context(program_id, endpoint_id))
+    return bytes(response["CiphertextBlob"])
+
+
+def unseal_webhook_secret(program_id: str, endpoint_id: str, ciphertext: bytes) -> str:
+    response = client("kms").decrypt(KeyId=get_settings().webhook_secrets_key_id, CiphertextBlob=ciphertext,
+                                     EncryptionContext=_webhook_context(program_id, endpoint_id))
+    return bytes(response["Plaintext"]).decode()

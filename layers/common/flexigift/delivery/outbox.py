@@ -20,11 +20,35 @@ from flexigift.observability import logger, metrics
 from flexigift.store import keys
 
 REWARD_EMAIL = "reward_email"
+WEBHOOK_DELIVERY = "webhook_delivery"
+
+
+def _relay_webhook_work(record: dict[str, Any]) -> str:
+    """An event (every event is an outbox record of its own: type EVENT) goes to the webhooks queue to be fanned
+    out to its program's endpoints; a retry asked for through the API (kind webhook_delivery) goes there as the
+    one delivery it names."""
+    from flexigift.delivery.queue import enqueue_webhook_messages
+
+    program_id = str(record.get("program_id") or "")
+    if record.get("type") == keys.EVENT_TYPE:
+        message = {"kind": "event", "program_id": program_id, "event_id": str(record.get("id")),
+                   "event_type": str(record.get("event_type"))}
+    else:
+        message = {"kind": "delivery", "program_id": program_id, "endpoint_id": str(record.get("endpoint_id")),
+                   "event_id": str(record.get("event_id"))}
+    enqueue_webhook_messages([message])
+    metrics.add_metric(name="OutboxRelayed", unit="Count", value=1)
+    logger.info("webhook work queued", extra={"kind": message["kind"], "program_id": program_id,
+                                             "event_id": message["event_id"]})
+    return "queued"
 
 
 def relay(record: dict[str, Any]) -> str:
     """Send what one outbox record asks for; returns what happened. An SQS error propagates (the record is
     then reported failed and the stream retries it)."""
+    if record.get("type") == keys.EVENT_TYPE or (record.get("type") == keys.OUTBOX_TYPE
+                                                 and record.get("kind") == WEBHOOK_DELIVERY):
+        return _relay_webhook_work(record)
     if record.get("type") != keys.OUTBOX_TYPE or record.get("kind") != REWARD_EMAIL:
         logger.error("outbox record of an unknown kind skipped", extra={"kind": str(record.get("kind"))[:50],
                                                                         "type": str(record.get("type"))[:50]})

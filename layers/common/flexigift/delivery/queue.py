@@ -13,3 +13,19 @@ def enqueue_delivery(message: DeliveryMessage) -> str:
     response = client("sqs").send_message(QueueUrl=get_settings().rewards_queue_url,
                                           MessageBody=message.model_dump_json())
     return str(response["MessageId"])
+
+
+def enqueue_webhook_messages(messages: list[dict]) -> int:
+    """Queue webhook work (`{"kind": "event", ...}` to fan out, `{"kind": "delivery", ...}` to deliver), ten per
+    SendMessageBatch; any entry SQS refuses raises, so the caller's record is retried (at least once)."""
+    import json
+
+    sqs = client("sqs")
+    url = get_settings().webhooks_queue_url
+    for start in range(0, len(messages), 10):
+        chunk = messages[start:start + 10]
+        response = sqs.send_message_batch(QueueUrl=url, Entries=[
+            {"Id": str(i), "MessageBody": json.dumps(m, separators=(",", ":"))} for i, m in enumerate(chunk)])
+        if response.get("Failed"):
+            raise RuntimeError(f"SQS refused {len(response['Failed'])} webhook message(s)")
+    return len(messages)

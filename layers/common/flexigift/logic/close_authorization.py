@@ -24,7 +24,7 @@ from flexigift.logic.payments import is_payment_id, stored_payment
 from flexigift.logic.retries import attempts
 from flexigift.models.checkout import Payment, PaymentStatus
 from flexigift.observability import logger, metrics
-from flexigift.store import authorizations, keys, ledger, wallet
+from flexigift.store import authorizations, events, keys, ledger, wallet
 from flexigift.store import checkout as store
 from flexigift.store.table import Transaction, TransactionCancelled, batch_get, found_in
 
@@ -133,8 +133,10 @@ def close_authorization(program_id: str, payment_id: str, closing: Closing, idem
                 raise Conflict(f"Gift card '{s.card_id}' holding part of this authorization cannot be read; "
                                "nothing was changed")
             balances[s.card_id] = _card_entries(tx, program_id, payment_id, s, found[0], found[1], now)
-        authorizations.tx_close(tx, program_id, payment_id, _changes(closing, payment, settled, balances, now),
-                                now_epoch=now_epoch, expiry=closing.expiry)
+        changes = _changes(closing, payment, settled, balances, now)
+        authorizations.tx_close(tx, program_id, payment_id, changes, now_epoch=now_epoch, expiry=closing.expiry)
+        events.tx_put_event(tx, program_id, f"payment.{closing.status.value}", Payment.from_record({**payment, **changes}),
+                            now)
         store.tx_claim_idempotency(tx, claim_at, claim_record(closing.operation, hashed, now, payment_id=payment_id,
                                                               key_id=caller_key_id))
         try:

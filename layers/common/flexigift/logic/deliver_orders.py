@@ -21,6 +21,7 @@ from typing import Any
 from flexigift import vault
 from flexigift.delivery.email import EmailNotSent, send_email
 from flexigift.delivery.reward_email import render_reward_email
+from flexigift.logic.reward_orders import public_order
 from flexigift.models.rewards import DeliveryMessage, DeliveryMethod
 from flexigift.observability import logger, mask_email, metrics, redact_emails
 from flexigift.store import rewards as store
@@ -78,7 +79,11 @@ def deliver(message: DeliveryMessage) -> str:
         metrics.add_metric(name="EmailFailed", unit="Count", value=1)
         logger.warning("reward email not sent", extra={**log, "error": redact_emails(reason[:500])})
         raise DeliveryDeferred(reason) from None
-    if not store.mark_delivered(program_id, order_id, delivery_round, now_iso(), message_id):
+    now = now_iso()
+    shown = public_order({**order, "delivery_status": "delivered", "order_status": "complete", "delivered_at": now,
+                          "updated_at": now, "failure_reason": None})
+    if not store.mark_delivered(program_id, order_id, delivery_round, now, message_id,
+                                event=(program_id, "reward_order.delivered", shown)):
         logger.error("reward email sent but the order could not be marked delivered", extra=log)
     metrics.add_metric(name="EmailSent", unit="Count", value=1)
     logger.info("reward email sent", extra={**log, "to": mask_email(order["delivery_email"]),
@@ -102,7 +107,11 @@ def give_up(message: DeliveryMessage) -> str:
         reason = f"The email could not be sent after {attempts} attempt(s): {order['last_error']}"
     else:
         reason = "The email could not be delivered"
-    if not store.mark_failed(message.program_id, message.order_id, message.delivery_round, reason, now_iso()):
+    now = now_iso()
+    shown = public_order({**order, "delivery_status": "failed", "order_status": "failed", "failure_reason": reason,
+                          "updated_at": now})
+    if not store.mark_failed(message.program_id, message.order_id, message.delivery_round, reason, now,
+                             event=(message.program_id, "reward_order.failed", shown)):
         return _settled(store.get_order(message.program_id, message.order_id), message) or "changed"
     metrics.add_metric(name="RewardEmailDeadLettered", unit="Count", value=1)
     logger.error("reward email failed for good", extra={"order_id": message.order_id,

@@ -27,7 +27,7 @@ from flexigift.logic.records import (
 )
 from flexigift.models.wallet import GiftCard, GiftCardCreate, GiftCardPatch, GiftCardReplace
 from flexigift.observability import logger
-from flexigift.store import keys, ledger, wallet
+from flexigift.store import events, keys, ledger, wallet
 from flexigift.store.table import Transaction, batch_get, found_in
 
 FILTERS = ("card_id", "user_id", "issuer")
@@ -150,10 +150,13 @@ def _save(who: Caller, numeric_id: int, current: dict[str, Any], version: int, n
     if moved:
         wallet.tx_count_cards(tx, program_id, current["user_id"], -1, "old_user")
         wallet.tx_count_cards(tx, program_id, new["user_id"], +1, "user")
+    answer = GiftCard.from_record(new, today())
+    if new["state"] != current.get("state", "ACTIVE"):
+        events.tx_put_event(tx, program_id, "gift_card.state_changed", answer, new["updated_at"])
     commit(tx, {"unique": _card_id_taken(new["card_id"]), "user": _unknown_user(new["user_id"])},
            stale_labels=("record", "release_unique", "old_user"))
     logger.info("gift card updated", extra={"id": numeric_id})
-    return GiftCard.from_record(new, today())
+    return answer
 
 
 def _in_place(who: Caller, fields: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]] | None:
@@ -169,7 +172,9 @@ def _in_place(who: Caller, fields: dict[str, Any]) -> tuple[dict[str, Any], dict
         return None
     if who.issuer is not None:
         require_issuer(who, changes["issuer"], "gift cards")
-    unchanged = {name: changes[name] for name in (*IDENTITY, "balance") if name in changes}
+    # a state that changes goes through the general path, whose transaction also writes the state_changed event:
+    # in place, the state sent must be the stored one
+    unchanged = {name: changes[name] for name in (*IDENTITY, "balance", "state") if name in changes}
     sets = {k: v for k, v in changes.items() if k not in unchanged}
     return {**sets, "updated_at": wallet.now_iso()}, unchanged
 

@@ -40,7 +40,7 @@ from flexigift.logic.payments import stored_payment
 from flexigift.logic.retries import attempts
 from flexigift.models.checkout import DEFAULT_HOLD_SECONDS, Payment, PaymentCreate, PaymentStatus
 from flexigift.observability import logger, metrics
-from flexigift.store import authorizations, ledger, wallet
+from flexigift.store import authorizations, events, ledger, wallet
 from flexigift.store import checkout as store
 from flexigift.store.table import Transaction, TransactionCancelled, found_in
 
@@ -140,6 +140,8 @@ def create_payment(body: PaymentCreate, idempotency_key: str | None, caller_key_
         store.tx_put_payment(tx, program_id, record,
                              authorizations.expiry_index(program_id, payment_id, expires) if expires else None)
         _add_card_moves(tx, program_id, checkout, planned, payment_id, now, authorize)
+        events.tx_put_event(tx, program_id, "payment.authorized" if authorize else "payment.captured",
+                            Payment.from_record(record), now)
         try:
             tx.commit()
         except TransactionCancelled as cancelled:

@@ -37,9 +37,10 @@ from flexigift.logic.idempotency import (
     request_hash,
 )
 from flexigift.logic.programs import methods_of
+from flexigift.logic.reward_orders import public_order
 from flexigift.models.rewards import DeliveryMethod, OrderPlaced, OrderRequest, OrderStatus, Reward
 from flexigift.observability import logger, mask_email, metrics
-from flexigift.store import keys
+from flexigift.store import events, keys
 from flexigift.store import rewards as store
 from flexigift.store.checkout import tx_claim_idempotency
 from flexigift.store.table import Transaction, TransactionCancelled
@@ -83,6 +84,8 @@ def place_order(body: OrderRequest, who: Caller, request_id: str,
         tx_claim_idempotency(tx, claim_at, claim_record(keys.REWARD_ORDER_OPERATION, hashed, record["created_at"],
                                                         order_id=record["order_id"], request_id=request_id))
     store.tx_insert_order(tx, record)
+    if method is not DeliveryMethod.EMAIL:  # in the answer or into the wallet: delivered with the order
+        events.tx_put_event(tx, who.program_id, "reward_order.delivered", public_order(record), record["created_at"])
     if method is DeliveryMethod.EMAIL:
         store.tx_put_outbox(tx, store.outbox_email(who.program_id, record["order_id"], 1, record["created_at"],
                                                    time.time()))

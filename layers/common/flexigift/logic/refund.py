@@ -24,7 +24,7 @@ from flexigift.logic.retries import attempts
 from flexigift.models.checkout import REFUNDABLE_STATUSES, PaymentStatus, Refund, RefundCreate
 from flexigift.observability import logger, metrics
 from flexigift.store import checkout as store
-from flexigift.store import keys, ledger, wallet
+from flexigift.store import events, keys, ledger, wallet
 from flexigift.store.table import Transaction, TransactionCancelled, batch_get, found_in
 
 __all__ = ["IDEMPOTENCY_HEADER", "refund_payment"]
@@ -125,6 +125,7 @@ def refund_payment(payment_id: str, body: RefundCreate, idempotency_key: str | N
                   "allocations": refund_allocations, "created_at": now, "key_id": caller_key_id}
         status = PaymentStatus.REFUNDED if refunded + amount == captured else PaymentStatus.PARTIALLY_REFUNDED
         store.tx_record_refund(tx, program_id, payment, refund, allocations, status.value)
+        events.tx_put_event(tx, program_id, "refund.created", Refund.from_record(refund), now)
         store.tx_claim_idempotency(tx, claim_at, claim_record("refund", hashed, now, payment_id=payment_id,
                                                               refund_sequence=sequence))
         try:

@@ -8,7 +8,7 @@ from pydantic import Field, model_validator
 
 from flexigift.models.common import Identifier, RequestModel, ResponseModel, ShortText, Text, example
 
-Scope = Literal["wallet:read", "wallet:write", "issuer", "checkout", "rewards:read", "rewards:order", "admin"]
+Scope = Literal["wallet:read", "wallet:write", "issuer", "checkout", "rewards:read", "rewards:order", "webhooks", "admin"]
 SCOPES: tuple[str, ...] = get_args(Scope)
 
 
@@ -19,7 +19,7 @@ class ApiKeyCreate(RequestModel):
     model_config = example({"name": "Kohl's card registry", "scopes": ["issuer"], "issuer": "Kohls"})
 
     name: Text
-    scopes: Annotated[list[Scope], Field(min_length=1, max_length=7)]
+    scopes: Annotated[list[Scope], Field(min_length=1, max_length=8)]
     program_id: Optional[Identifier] = Field(default=None, description="Default: the caller's program. Only the "
                                              "platform's operator key creates keys for another program")
     issuer: Optional[ShortText] = Field(default=None, description="The issuer an `issuer` key acts for")

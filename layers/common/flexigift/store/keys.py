@@ -188,3 +188,51 @@ def outbox_key(program_id: str, message_id: str) -> dict[str, str]:
     the same transaction as the change that calls for it. The table's stream carries its INSERT to the
     relay (an event source mapping filtered on type = OUTBOX); it expires by TTL once relayed."""
     return {"PK": f"{tenant(program_id)}{OUTBOX_TYPE}#{message_id}", "SK": OUTBOX_TYPE}
+
+
+# --- events and webhooks -----------------------------------------------------------------------------
+
+EVENT_TYPE = "EVENT"
+EVENTS_PREFIX = "EVENTS#"
+
+
+def event_key(program_id: str, event_id: str) -> dict[str, str]:
+    """An event (`evt_...`), written in the transaction of the change it reports; expires by TTL (30 days)."""
+    return {"PK": f"{tenant(program_id)}{EVENT_TYPE}#{event_id}", "SK": EVENT_TYPE}
+
+
+def events_partition(program_id: str, day: str, event_type: str | None = None) -> str:
+    """GSI1PK (every event) or GSI2PK (one type) of a program's events of one UTC day (`2026-12-03`): the
+    per-program event list is sharded by day, so no partition grows past a day of one program's events and
+    none is shared by programs. Sorted by GSI1SK/GSI2SK = <created_at>#<event id>."""
+    if event_type is None:
+        return f"{tenant(program_id)}{EVENTS_PREFIX}{day}"
+    return f"{tenant(program_id)}{EVENTS_PREFIX}{event_type}#{day}"
+
+
+def webhook_endpoints_partition(program_id: str) -> str:
+    """The partition holding a program's webhook endpoints (a handful: read whole, consistently)."""
+    return f"{tenant(program_id)}WEBHOOKS"
+
+
+def webhook_endpoint_key(program_id: str, endpoint_id: str) -> dict[str, str]:
+    return {"PK": webhook_endpoints_partition(program_id), "SK": f"ENDPOINT#{endpoint_id}"}
+
+
+def webhook_deliveries_partition(program_id: str, endpoint_id: str) -> str:
+    """One endpoint's deliveries (state per event) and attempts (the log): a dead endpoint's retries touch
+    only its own partition."""
+    return f"{tenant(program_id)}WEBHOOK#{endpoint_id}"
+
+
+def webhook_delivery_key(program_id: str, endpoint_id: str, event_id: str) -> dict[str, str]:
+    return {"PK": webhook_deliveries_partition(program_id, endpoint_id), "SK": f"DELIVERY#{event_id}"}
+
+
+ATTEMPT_PREFIX = "ATTEMPT#"
+
+
+def webhook_attempt_key(program_id: str, endpoint_id: str, at: str, event_id: str, attempt: int) -> dict[str, str]:
+    """One attempt of a delivery: sorted by when it was made (newest first when read backwards)."""
+    return {"PK": webhook_deliveries_partition(program_id, endpoint_id),
+            "SK": f"{ATTEMPT_PREFIX}{at}#{event_id}#{attempt:04d}"}

@@ -27,7 +27,8 @@ def tx_append(tx: Transaction, program_id: str, *, gift_card_id: int, card_id: s
               label: str = "activity") -> None:
     """Add a ledger entry to a transaction. `amount` is signed: what the balance changed by. Entries of an
     authorization (HOLD, CAPTURE, RELEASE) also say which part of the hold they concern and the card's open
-    holds after them."""
+    holds after them. Its `gift_card.balance_changed` event (the entry as the ledger shows it) joins the same
+    transaction."""
     item = {
         **keys.activity_key(program_id, gift_card_id, sequence),
         "type": ITEM_TYPE,
@@ -46,6 +47,12 @@ def tx_append(tx: Transaction, program_id: str, *, gift_card_id: int, card_id: s
         "created_at": created_at,
     }
     tx.put(label, item, condition="attribute_not_exists(PK)")
+    # every ledger entry is a balance change the card's program hears of, in the same transaction
+    from flexigift.models.checkout import Activity
+    from flexigift.store import events
+
+    events.tx_put_event(tx, program_id, "gift_card.balance_changed", Activity.from_record(item), created_at,
+                        label=f"event:{label}")
 
 
 def _record(item: dict[str, Any]) -> dict[str, Any]:

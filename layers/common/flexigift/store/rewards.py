@@ -207,13 +207,35 @@ def claim_delivery(program_id: str, order_id: str, delivery_round: int, now: str
                    sending="sending", queued="queued", now=now, one=1, round=delivery_round)
 
 
-def mark_delivered(program_id: str, order_id: str, delivery_round: int, now: str, message_id: str) -> bool:
-    return _update(keys.reward_order_key(program_id, order_id),
+def _update_with_event(key: dict[str, str], expression: str, condition: str, event: tuple[str, str, Any] | None,
+                       **vals: Any) -> bool:
+    """_update, and with it (one transaction) the event (program, type, data) that reports the change."""
+    if event is None:
+        return _update(key, expression, condition, **vals)
+    from flexigift.store import events
+    from flexigift.store.table import TransactionCancelled
+
+    tx = Transaction()
+    tx.update("order", key, expression, condition=condition, vals=vals)
+    program_id, event_type, data = event
+    events.tx_put_event(tx, program_id, event_type, data, str(vals["now"]))
+    try:
+        tx.commit()
+    except TransactionCancelled as cancelled:
+        if "order" in tx.failed_labels(cancelled):
+            return False
+        raise
+    return True
+
+
+def mark_delivered(program_id: str, order_id: str, delivery_round: int, now: str, message_id: str,
+                   event: tuple[str, str, Any] | None = None) -> bool:
+    return _update_with_event(keys.reward_order_key(program_id, order_id),
                    "SET delivery_status = :delivered, order_status = :complete, delivered_at = :now, "
                    "updated_at = :now, email_message_id = :mid REMOVE last_error, failure_reason",
                    "delivery_round = :round AND delivery_status = :sending",
-                   delivered="delivered", complete="complete", now=now, mid=message_id, round=delivery_round,
-                   sending="sending")
+                   event, delivered="delivered", complete="complete", now=now, mid=message_id,
+                   round=delivery_round, sending="sending")
 
 
 def release_claim(program_id: str, order_id: str, delivery_round: int, now: str, error: str) -> bool:
@@ -224,13 +246,14 @@ def release_claim(program_id: str, order_id: str, delivery_round: int, now: str,
                    queued="queued", error=error, now=now, round=delivery_round, sending="sending")
 
 
-def mark_failed(program_id: str, order_id: str, delivery_round: int, reason: str, now: str) -> bool:
+def mark_failed(program_id: str, order_id: str, delivery_round: int, reason: str, now: str,
+                event: tuple[str, str, Any] | None = None) -> bool:
     """Give up on a round (dead-lettered). Never undoes a delivery."""
-    return _update(keys.reward_order_key(program_id, order_id),
+    return _update_with_event(keys.reward_order_key(program_id, order_id),
                    "SET delivery_status = :failed, order_status = :failed, failure_reason = :reason, "
                    "failed_at = :now, updated_at = :now",
                    "delivery_round = :round AND delivery_status <> :delivered",
-                   failed="failed", reason=reason, now=now, round=delivery_round, delivered="delivered")
+                   event, failed="failed", reason=reason, now=now, round=delivery_round, delivered="delivered")
 
 
 def tx_count_resend(tx: Transaction, program_id: str, order_id: str, window: str, limit: int, expires_at: int) -> None:
