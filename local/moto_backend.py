@@ -52,7 +52,12 @@ class SerialisedApp:
             return start_response(line, headers, exc_info) if exc_info else start_response(line, headers)
 
         with self.lock:
-            journalled = store is not None and store.changes_state(environ, body)
+            changes = _changes_state(environ, body)
+            if changes:
+                from local import moto_queries
+
+                moto_queries.bump()  # index maps built by earlier queries may be stale from here on
+            journalled = store is not None and changes
             prepared = store.before(environ, body) if journalled else None
             result = self.app(environ, capture_status)
             try:
@@ -64,6 +69,12 @@ class SerialisedApp:
             if journalled:
                 store.record(environ, body, status[0], b"".join(answer), prepared)  # before the answer leaves
         return answer
+
+
+def _changes_state(environ: dict[str, Any], body: bytes) -> bool:
+    from local.persistence import changes_state
+
+    return changes_state(environ, body)
 
 
 def _read_body(environ: dict[str, Any]) -> bytes:
@@ -101,9 +112,10 @@ class MotoServer:
         )
         from werkzeug.serving import make_server
 
-        from local import moto_transactions
+        from local import moto_queries, moto_transactions
 
         moto_transactions.install()  # transactions that cost the items they touch, not the whole table
+        moto_queries.install()       # queries that cost the partition they read, not the whole table
 
         class QuietHandler(MotoRequestHandler):
             def log_request(self, code: Any = "-", size: Any = "-") -> None:
@@ -113,6 +125,7 @@ class MotoServer:
         if self.store is not None:
             with app.lock:
                 self.store.restore(app.app)  # the saved state, before anyone is answered
+                moto_queries.bump()
             self.store.lock = app.lock
         self._server = make_server(self.host, self.port, app, threaded=True, request_handler=QuietHandler)
         self._server.daemon_threads = True
@@ -122,8 +135,11 @@ class MotoServer:
 
     def stop(self) -> None:
         if self._server is not None:
+            from local import moto_queries
+
             self._server.shutdown()
             self._server.server_close()
+            moto_queries.uninstall()  # its maps are kept fresh by this server's requests only
         if self._thread is not None:
             self._thread.join(timeout=5)
         self._server = self._thread = None

@@ -52,7 +52,8 @@ from urllib.parse import parse_qs
 from local.moto_backend import ACCOUNT_ID, REGION
 
 SERVICES = ("dynamodb", "dynamodbstreams", "sqs", "kms", "ses", "sesv2", "s3")
-SNAPSHOT_EVERY = int(os.environ.get("FLEXIGIFT_LOCAL_SNAPSHOT_EVERY", "2000"))
+SNAPSHOT_EVERY = int(os.environ.get("FLEXIGIFT_LOCAL_SNAPSHOT_EVERY", "2000"))        # journal entries
+SNAPSHOT_BYTES = int(os.environ.get("FLEXIGIFT_LOCAL_SNAPSHOT_BYTES", str(4 << 20)))  # or journal size
 FSYNC_VARIABLE = "FLEXIGIFT_LOCAL_FSYNC"
 _READS = re.compile(r"^(Get|Describe|List|Query|Scan|BatchGet|TransactGet|Receive|Encrypt|Decrypt|GenerateDataKey"
                     r"|GenerateRandom|ChangeMessageVisibility|Head)")
@@ -181,6 +182,7 @@ class Store:
         self.fsync = os.environ.get(FSYNC_VARIABLE, "") not in ("", "0") if fsync is None else fsync
         self.generation = 0
         self.entries = 0
+        self.journal_bytes = 0
         self._fd: int | None = None
         self.lock: Any = None           # moto's request lock, set by the server
         self.app: Any = None            # moto's WSGI app (inside the lock)
@@ -226,6 +228,7 @@ class Store:
                 stale.unlink()
         self._fd = os.open(journal, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         self.entries = self.replayed
+        self.journal_bytes = journal.stat().st_size
         if self.restored:
             _log(f"restored the local data from {self.directory} ({self.replayed} journalled request(s) replayed) "
                  f"in {time.perf_counter() - started:.1f}s")
@@ -294,13 +297,15 @@ class Store:
 
     def _append(self, entry: dict[str, Any]) -> None:
         assert self._fd is not None, "the store is not open"
-        os.write(self._fd, json.dumps(entry, separators=(",", ":")).encode() + b"\n")
+        line = json.dumps(entry, separators=(",", ":")).encode() + b"\n"
+        os.write(self._fd, line)
         if self.fsync:
             os.fdatasync(self._fd)
         self.entries += 1
+        self.journal_bytes += len(line)
 
     def due(self) -> bool:
-        return self.entries >= SNAPSHOT_EVERY
+        return self.entries >= SNAPSHOT_EVERY or self.journal_bytes >= SNAPSHOT_BYTES
 
     def snapshot(self) -> None:
         """Pickle moto's state and start the next journal generation (call under moto's lock)."""
@@ -321,7 +326,7 @@ class Store:
         self.generation = generation
         self._fd = os.open(self.journal_path(generation), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         old.unlink(missing_ok=True)
-        self.entries = 0
+        self.entries = self.journal_bytes = 0
         elapsed = time.perf_counter() - started
         if elapsed > 0.5:
             _log(f"local data snapshot written in {elapsed:.1f}s")

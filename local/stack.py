@@ -17,6 +17,7 @@ import signal
 import socket
 import sys
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -65,11 +66,15 @@ class Stack:
     def start(self) -> None:
         try:
             for service in self.services:
+                began = time.perf_counter()
                 service.start(self)
                 self._started.append(service)
+                if time.perf_counter() - began > 1.0:
+                    print(f"[local] {service.name} took {time.perf_counter() - began:.1f}s to start", file=sys.stderr,
+                          flush=True)
             if self.store is not None:
-                if self.store.entries:
-                    self.store.snapshot_now()  # what start-up wrote (KMS keys above all) is in the snapshot
+                if not self.store.snapshot_path.exists() or self.store.due():
+                    self.store.snapshot_now()  # the first start's KMS keys are in a snapshot before any use
                 self.store.start_compactor()
             if self.gateway is not None:
                 self.gateway.ready.set()  # /_local/health answers 200 from now on
