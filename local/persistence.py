@@ -12,14 +12,18 @@ moto keeps everything in this process's memory. The local stack makes that memor
   loses power (about 3 ms per write on this disk). Requests that moto refused (4xx) changed nothing and are
   not written.
 - The snapshot. moto's state (the DynamoDB, Streams, SQS, KMS, SES and S3 backends of the local account) is
-  pickled to `data/snapshot.pickle` (written to a temporary file, fsync'd, renamed): right after the stack
-  has provisioned its resources, every SNAPSHOT_EVERY journal entries, and at a clean stop. The snapshot
-  names the journal generation that continues it; once it is in place the older journal is deleted. KMS key
-  material (the reward codes' ciphertexts need it), message ids, stream sequence numbers and timestamps are
-  in the snapshot as they were; locks and private keys are pickled as what recreates them.
-- At start, before any other service: load the snapshot, then replay its journal into moto (in this process,
-  through moto's own WSGI app), then serve. A journal line cut short by the kill is the one request nobody
-  was answered for, and is dropped.
+  pickled to `data/snapshot.pickle` (written to a temporary file, fsync'd, renamed): right after the first
+  start has provisioned its resources (before anyone is answered), whenever the journal reaches
+  SNAPSHOT_EVERY entries or SNAPSHOT_BYTES (1,000 / 1 MiB: what a restart replays stays small), and at a
+  clean stop. The periodic one does not hold the API up: under the lock the journal moves to its next
+  generation and the process forks; the child pickles the state as it was at that instant (copy-on-write)
+  while the server goes on. A snapshot of generation G holds everything journalled before G; older journals
+  are deleted once it is in place. KMS key material (the reward codes' ciphertexts need it), message ids,
+  stream sequence numbers and timestamps are in the snapshot as they were; locks and private keys are
+  pickled as what recreates them.
+- At start, before any other service: load the snapshot, then replay the journals that follow it into moto
+  (in this process, through moto's own WSGI app), then serve. A journal line cut short by the kill is the
+  one request nobody was answered for: it is dropped and cut from the file.
 
 What a replay cannot reproduce, and how it is handled: a replayed SendMessage gets a new message id and
 receipt handle from moto, so each SQS send is journalled with the id moto answered and the replayed message
@@ -35,6 +39,7 @@ moto answered with a success before the stack died is in moto after the restart,
 from __future__ import annotations
 
 import base64
+import gc
 import io
 import json
 import os
@@ -44,6 +49,7 @@ import shutil
 import sys
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -52,8 +58,8 @@ from urllib.parse import parse_qs
 from local.moto_backend import ACCOUNT_ID, REGION
 
 SERVICES = ("dynamodb", "dynamodbstreams", "sqs", "kms", "ses", "sesv2", "s3")
-SNAPSHOT_EVERY = int(os.environ.get("FLEXIGIFT_LOCAL_SNAPSHOT_EVERY", "2000"))        # journal entries
-SNAPSHOT_BYTES = int(os.environ.get("FLEXIGIFT_LOCAL_SNAPSHOT_BYTES", str(4 << 20)))  # or journal size
+SNAPSHOT_EVERY = int(os.environ.get("FLEXIGIFT_LOCAL_SNAPSHOT_EVERY", "1000"))        # journal entries
+SNAPSHOT_BYTES = int(os.environ.get("FLEXIGIFT_LOCAL_SNAPSHOT_BYTES", str(1 << 20)))  # or journal size
 FSYNC_VARIABLE = "FLEXIGIFT_LOCAL_FSYNC"
 _READS = re.compile(r"^(Get|Describe|List|Query|Scan|BatchGet|TransactGet|Receive|Encrypt|Decrypt|GenerateDataKey"
                     r"|GenerateRandom|ChangeMessageVisibility|Head)")
@@ -92,6 +98,15 @@ class _Pickler(pickle.Pickler):
                                     serialization.NoEncryption())
             return _load_private_key, (pem,)
         return NotImplemented
+
+
+def _preload() -> None:
+    """Import, in the parent, all that pickling will need: a forked child must never wait on the import lock."""
+    from cryptography.hazmat.primitives import serialization  # noqa: F401
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa  # noqa: F401
+
+    for service in SERVICES:
+        _backends(service)
 
 
 def _backends(service: str) -> Any:
@@ -208,24 +223,36 @@ class Store:
 
     # -- start: load and replay ---------------------------------------------------------------------------
 
+    def _generations(self) -> list[int]:
+        return sorted(int(p.stem.split("-", 1)[1]) for p in self.directory.glob("journal-*.jsonl"))
+
     def restore(self, app: Any) -> None:
-        """Load the snapshot and replay its journal into moto (before the server answers anyone)."""
+        """Load the snapshot and replay the journals that follow it into moto (before the server answers
+        anyone). The snapshot of generation G holds everything journalled in generations below G."""
         self.app = app
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        _preload()
         started = time.perf_counter()
-        if self.snapshot_path.exists():
-            with self.snapshot_path.open("rb") as handle:
-                saved = pickle.load(handle)  # noqa: S301  # nosec B301  # written by this module, 0700 directory
-            install(saved["backends"])
-            self.generation = int(saved["generation"])
-            self.restored = True
+        gc.disable()  # hundreds of thousands of new objects: no collections while they are made
+        try:
+            if self.snapshot_path.exists():
+                with self.snapshot_path.open("rb") as handle:
+                    saved = pickle.load(handle)  # noqa: S301  # nosec B301  # written by this module, 0700 directory
+                install(saved["backends"])
+                self.generation = int(saved["generation"])
+                self.restored = True
+            for generation in self._generations():
+                journal = self.journal_path(generation)
+                if generation < self.generation:
+                    journal.unlink()  # already in the snapshot
+                    continue
+                self.restored = True
+                self.replayed += self._replay(journal)
+                self.generation = generation
+        finally:
+            gc.enable()
+            gc.freeze()  # what was loaded stays: later collections need not walk it again
         journal = self.journal_path(self.generation)
-        if journal.exists():
-            self.restored = True
-            self.replayed = self._replay(journal)
-        for stale in self.directory.glob("journal-*.jsonl"):
-            if stale != journal:
-                stale.unlink()
         self._fd = os.open(journal, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         self.entries = self.replayed
         self.journal_bytes = journal.stat().st_size
@@ -234,12 +261,14 @@ class Store:
                  f"in {time.perf_counter() - started:.1f}s")
 
     def _replay(self, journal: Path) -> int:
-        replayed = 0
+        replayed = complete = 0
         with journal.open("rb") as handle:
             for line in handle:
                 if not line.endswith(b"\n"):
                     _log(f"{journal.name}: dropped an unfinished last entry (its request was never answered)")
+                    os.truncate(journal, complete)  # the next entry must start on a line of its own
                     break
+                complete += len(line)
                 entry = json.loads(line)
                 kind = entry.get("kind", "request")
                 if kind == "request":
@@ -307,11 +336,17 @@ class Store:
     def due(self) -> bool:
         return self.entries >= SNAPSHOT_EVERY or self.journal_bytes >= SNAPSHOT_BYTES
 
-    def snapshot(self) -> None:
-        """Pickle moto's state and start the next journal generation (call under moto's lock)."""
-        started = time.perf_counter()
-        generation = self.generation + 1
-        temporary = self.snapshot_path.with_suffix(".tmp")
+    def _rotate(self) -> int:
+        """Start the next journal generation; the snapshot being made is that generation's."""
+        if self._fd is not None:
+            os.close(self._fd)
+        self.generation += 1
+        self._fd = os.open(self.journal_path(self.generation), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        self.entries = self.journal_bytes = 0
+        return self.generation
+
+    def _write_snapshot(self, generation: int) -> None:
+        temporary = self.directory / f".snapshot.{os.getpid()}.tmp"
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "wb") as handle:
             _Pickler(handle, protocol=pickle.HIGHEST_PROTOCOL).dump({"generation": generation,
@@ -320,13 +355,18 @@ class Store:
             os.fsync(handle.fileno())
         os.replace(temporary, self.snapshot_path)
         _fsync_directory(self.directory)
-        old = self.journal_path(self.generation)
-        if self._fd is not None:
-            os.close(self._fd)
-        self.generation = generation
-        self._fd = os.open(self.journal_path(generation), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        old.unlink(missing_ok=True)
-        self.entries = self.journal_bytes = 0
+
+    def _drop_journals_before(self, generation: int) -> None:
+        for older in self._generations():
+            if older < generation:
+                self.journal_path(older).unlink(missing_ok=True)
+
+    def snapshot(self) -> None:
+        """Pickle moto's state here and now and start the next journal generation (under moto's lock)."""
+        started = time.perf_counter()
+        generation = self._rotate()
+        self._write_snapshot(generation)
+        self._drop_journals_before(generation)
         elapsed = time.perf_counter() - started
         if elapsed > 0.5:
             _log(f"local data snapshot written in {elapsed:.1f}s")
@@ -335,6 +375,33 @@ class Store:
         assert self.lock is not None, "the store is not serving"
         with self.lock:
             self.snapshot()
+
+    def snapshot_in_background(self) -> None:
+        """The same snapshot without holding the API up while it is written: under the lock the journal moves
+        to the next generation and the process forks (the child's memory is moto's state at that instant,
+        copy-on-write); the child pickles and writes it while the server goes on journalling into the new
+        generation. Until the child has renamed its file into place, a restart uses the previous snapshot and
+        replays both journals."""
+        assert self.lock is not None, "the store is not serving"
+        with self.lock:
+            generation = self._rotate()
+            with warnings.catch_warnings():
+                # the child touches no lock another thread could hold: what it imports was imported first
+                # (_preload), it prints nothing and leaves with os._exit
+                warnings.simplefilter("ignore", DeprecationWarning)
+                pid = os.fork()
+            if pid == 0:  # the child: no locks, no printing; write and leave
+                code = 1
+                try:
+                    self._write_snapshot(generation)
+                    code = 0
+                finally:
+                    os._exit(code)
+        _pid, status = os.waitpid(pid, 0)
+        if os.waitstatus_to_exitcode(status) == 0:
+            self._drop_journals_before(generation)
+        else:
+            _log(f"local data snapshot {generation} failed in its child process; the journals keep everything")
 
     def start_compactor(self, interval: float = 1.0) -> None:
         """A thread that writes a snapshot (and so drops the journal) once SNAPSHOT_EVERY entries are in it, so
@@ -345,7 +412,7 @@ class Store:
             while not self._stopping.wait(interval):
                 if self.due():
                     try:
-                        self.snapshot_now()
+                        self.snapshot_in_background()
                     except Exception as exc:  # noqa: BLE001 - the journal still holds everything; retry later
                         _log(f"local data snapshot failed: {exc!r}")
 

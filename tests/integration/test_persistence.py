@@ -109,6 +109,28 @@ def test_an_unfinished_last_entry_is_dropped(moto_env: None, tmp_path: Path):
         handle.write(b'{"environ":{"REQUEST_METHOD":"POST"')  # the kill came in the middle of a write
     second = Running(tmp_path)
     assert _count(second.client("dynamodb")) == 2
+    _add(second.client("dynamodb"), 1)  # written after the cut, on a line of its own
+    second.crash()
+    third = Running(tmp_path)
+    assert _count(third.client("dynamodb")) == 3
+    third.crash()
+
+
+def test_a_background_snapshot_and_a_crash_before_it_lands(moto_env: None, tmp_path: Path):
+    first = Running(tmp_path)
+    _seed(first.client("dynamodb"))
+    _add(first.client("dynamodb"), 2)
+    first.store.snapshot_in_background()  # forked child writes it; the parent journals on
+    assert (tmp_path / "snapshot.pickle").exists()
+    assert [p.name for p in tmp_path.glob("journal-*.jsonl")] == [f"journal-{first.store.generation}.jsonl"]
+    _add(first.client("dynamodb"), 3)
+    # the next one is cut short: the journal moved on, the child never wrote (as if killed with it)
+    with first.store.lock:
+        first.store._rotate()
+    _add(first.client("dynamodb"), 4)
+    first.crash()
+    second = Running(tmp_path)
+    assert _count(second.client("dynamodb")) == 9  # the older snapshot, then both journals, in order
     second.crash()
 
 
