@@ -43,9 +43,10 @@ class StackProcess:
     can stop it, or kill -9 all of it at once, and start it again on the same state directory."""
 
     def __init__(self, api_key: str, state_dir: Path, output: Path, *, workers: int = 4,
-                 log_level: str | None = None, extra_args: tuple[str, ...] = ()) -> None:
-        self.api_key, self.state_dir, self.output = api_key, state_dir, output
-        self.command = [sys.executable, "-m", "local.stack", "--port", "0", "--state-dir", str(state_dir),
+                 log_level: str | None = None, extra_args: tuple[str, ...] = (), port: int = 0,
+                 env: dict[str, str] | None = None) -> None:
+        self.api_key, self.state_dir, self.output, self.env = api_key, state_dir, output, env or {}
+        self.command = [sys.executable, "-m", "local.stack", "--port", str(port), "--state-dir", str(state_dir),
                         "--workers", str(workers), *extra_args]
         if log_level:
             self.command += ["--log-level", log_level]
@@ -53,13 +54,18 @@ class StackProcess:
 
     def start(self, timeout: float = 90.0) -> str:
         """Start it and wait until it is healthy; its base URL."""
-        env = {**os.environ, "FLEXIGIFT_API_KEY": self.api_key, "PYTHONUNBUFFERED": "1"}
+        self.launch()
+        assert self.process is not None
+        return _wait_until_healthy(self.process, self.state_dir / "state.json", self.output, timeout)
+
+    def launch(self) -> None:
+        """Start it and return at once."""
+        env = {**os.environ, "FLEXIGIFT_API_KEY": self.api_key, "PYTHONUNBUFFERED": "1", **self.env}
         env.pop("AWS_ENDPOINT_URL", None)
         (self.state_dir / "state.json").unlink(missing_ok=True)  # a killed stack's file names a dead port
         with self.output.open("ab") as log:
             self.process = subprocess.Popen(self.command, cwd=ROOT, env=env, stdout=log,  # noqa: S603 # nosec B603 - our own interpreter and module
                                             stderr=subprocess.STDOUT, start_new_session=True)
-        return _wait_until_healthy(self.process, self.state_dir / "state.json", self.output, timeout)
 
     def kill_all(self) -> None:
         """SIGKILL to the stack and every process it started, at once (a power cut, an OOM kill)."""
