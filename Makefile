@@ -13,7 +13,7 @@ PORT ?= 3000
 FN ?= CreateUserFunction
 EVENT ?= events/create_user.json
 
-.PHONY: run test unit integration e2e invoke validate security build bench api-key lint clean check-python
+.PHONY: run reset test unit integration e2e invoke validate security build bench api-key lint clean check-python
 
 check-python:
 	@test -n "$(PYTHON)" || { echo "Python 3.12 not found: install it or pass PYTHON=/path/to/python3.12" >&2; exit 1; }
@@ -35,9 +35,15 @@ $(VENV_AUDIT)/.installed: requirements-audit.txt | check-python
 	$(VENV_AUDIT)/bin/pip install --quiet --disable-pip-version-check -r requirements-audit.txt
 	touch $@
 
-# Serve the whole API on http://127.0.0.1:$(PORT) with moto on loopback (no Docker needed).
+# Serve the whole API on http://127.0.0.1:$(PORT) with moto on loopback (no Docker needed). The data is kept
+# in .local-stack/data across restarts: FRESH=1 starts empty; LOGS=1 shows the functions' JSON logs here
+# (otherwise in .local-stack/logs/functions.log).
 run: $(VENV)/.installed
-	$(PY) -m local.stack --port $(PORT)
+	$(PY) -m local.stack --port $(PORT) $(if $(FRESH),--fresh) $(if $(LOGS),--show-logs)
+
+# Delete the local stack's saved data and logs (refused while it runs).
+reset: $(VENV)/.installed
+	@$(PY) -m local.stack --reset
 
 # Template validation and build, then unit + integration + end-to-end tests.
 test: $(VENV)/.installed $(VENV_SAM)/.installed $(VENV_AUDIT)/.installed
@@ -59,10 +65,11 @@ e2e: $(VENV)/.installed
 invoke: $(VENV)/.installed
 	@$(PY) -m local.invoke $(FN) --event $(EVENT) $(if $(ENV_VARS),--env-vars $(ENV_VARS))
 
-# Create an API key on a running local stack: make api-key SCOPES="wallet:read wallet:write"
+# Create an API key on the running local stack (found by .local-stack/state.json; PORT=... to name another):
+# make api-key SCOPES="wallet:read wallet:write"
 SCOPES ?= wallet:read
 api-key: $(VENV)/.installed
-	@$(PY) -m local.admin create-key --port $(PORT) --scopes "$(SCOPES)"
+	@$(PY) -m local.admin create-key $(if $(filter command line environment,$(origin PORT)),--port $(PORT)) --scopes "$(SCOPES)"
 
 # Regenerate docs/openapi.json from the handlers' routes and models (a unit test fails while it is stale).
 .PHONY: openapi

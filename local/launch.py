@@ -47,7 +47,7 @@ class StackProcess:
                  env: dict[str, str] | None = None) -> None:
         self.api_key, self.state_dir, self.output, self.env = api_key, state_dir, output, env or {}
         self.command = [sys.executable, "-m", "local.stack", "--port", str(port), "--state-dir", str(state_dir),
-                        "--workers", str(workers), *extra_args]
+                        "--workers", str(workers), "--show-logs", *extra_args]  # all output in one file
         if log_level:
             self.command += ["--log-level", log_level]
         self.process: subprocess.Popen[bytes] | None = None

@@ -26,7 +26,7 @@ from local import lambda_runtime, persistence, resources, rewards_services, stat
 from local.docs import DocsService
 from local.gateway import Gateway, GatewayServer, make_server
 from local.moto_backend import MotoServer, point_boto3_at
-from local.workers import WorkerPool
+from local.workers import FUNCTION_LOG_VARIABLE, WorkerPool
 
 DEFAULT_TABLE = resources.DEFAULT_TABLE
 STAGE_PARAMETERS = {"StageName": "local"}
@@ -50,6 +50,7 @@ class Stack:
     parameters: dict[str, str] = field(default_factory=lambda: dict(STAGE_PARAMETERS))
     api_key: str = ""
     api_key_generated: bool = False
+    show_logs: bool = False             # the functions' JSON logs on the terminal, not in <state dir>/logs/
     fresh: bool = False                 # start with empty local data (the saved data is deleted)
     persist: bool = True                # keep the data in <state dir>/data across restarts
     # filled in by the services as they start
@@ -58,6 +59,7 @@ class Stack:
     environment: dict[str, str] = field(default_factory=dict)
     pool: WorkerPool | None = None
     store: persistence.Store | None = None
+    function_log: Path | None = None
     gateway: Gateway | None = None
     url: str = ""
     services: list[Service] = field(default_factory=list)
@@ -153,6 +155,12 @@ class FunctionEnvironmentService:
         stack.environment = lambda_runtime.union_environment(functions, stack.physical, stack.parameters)
         lambda_runtime.apply_environment(stack.environment)
         os.environ["PYTHONUNBUFFERED"] = "1"  # worker output appears as it happens
+        os.environ.pop(FUNCTION_LOG_VARIABLE, None)
+        if not stack.show_logs:
+            logs = stack.state_path.parent / "logs"
+            logs.mkdir(mode=0o700, parents=True, exist_ok=True)
+            stack.function_log = logs / "functions.log"
+            os.environ[FUNCTION_LOG_VARIABLE] = str(stack.function_log)  # the workers write there
         lambda_runtime.prepare_process(functions)
 
     def stop(self) -> None:
@@ -273,6 +281,8 @@ def _banner(stack: Stack) -> str:
         f"{stack.url}/users",
         f"  Docs:   {stack.url}/docs   Emails sent: {stack.url}/_local/outbox",
         _data_line(stack),
+        f"  Logs:   one line per request here; the functions' JSON logs in {stack.function_log} "
+        "(`make run LOGS=1` shows them here)" if stack.function_log else "  Logs:   the functions' JSON logs below",
         "",
     ])
 
@@ -307,19 +317,33 @@ def main(argv: list[str] | None = None) -> int:
                         help="the template's LogLevel parameter (POWERTOOLS_LOG_LEVEL)")
     parser.add_argument("--state-dir", help=f"where to write state.json (default: ${state.STATE_DIR_VARIABLE} "
                                             "or .local-stack/)")
+    parser.add_argument("--show-logs", action="store_true",
+                        help="the functions' JSON logs on the terminal too (default: <state dir>/logs/functions.log; "
+                             "`make run LOGS=1`)")
     parser.add_argument("--fresh", action="store_true",
                         help="start with empty local data: delete what earlier runs saved (`make run FRESH=1`)")
     parser.add_argument("--in-memory", action="store_true",
                         help="keep nothing: the data lives in memory and goes with the stack")
     parser.add_argument("--fsync", action="store_true",
                         help=f"fdatasync every journalled write (survives power loss; ${persistence.FSYNC_VARIABLE}=1)")
+    parser.add_argument("--reset", action="store_true",
+                        help="delete the saved local data and logs, then exit (`make reset`; not while a stack runs)")
     args = parser.parse_args(argv)
+    if args.reset:
+        path = state.state_file(args.state_dir)
+        if state.running_stack(path):
+            print(f"a local stack is running on this state directory ({path.parent}): stop it first", file=sys.stderr)
+            return 1
+        for name in ("data", "logs"):
+            persistence.Store.wipe(path.parent / name)
+        print(f"local data deleted from {path.parent}: the next `make run` starts empty")
+        return 0
     if args.fsync:
         os.environ[persistence.FSYNC_VARIABLE] = "1"
 
     stack = Stack(host=args.host, port=args.port, table_name=args.table_name, workers=args.workers,
                   state_path=state.state_file(args.state_dir), services=default_services(),
-                  fresh=args.fresh, persist=not args.in_memory)
+                  fresh=args.fresh, persist=not args.in_memory, show_logs=args.show_logs)
     if args.log_level:
         stack.parameters["LogLevel"] = args.log_level
 
