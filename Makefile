@@ -8,12 +8,13 @@ PYTHON ?= $(shell for p in /root/.pyenv/versions/3.12.1/bin/python3.12 python3.1
 VENV := .venv
 VENV_SAM := .venv-sam
 VENV_AUDIT := .venv-audit
+VENV_RIE := .venv-rie
 PY := $(VENV)/bin/python
 PORT ?= 3000
 FN ?= CreateUserFunction
 EVENT ?= events/create_user.json
 
-.PHONY: run reset test unit integration e2e invoke validate security build bench api-key lint clean check-python
+.PHONY: run reset rie-build test unit integration e2e invoke validate security build bench api-key lint clean check-python
 
 check-python:
 	@test -n "$(PYTHON)" || { echo "Python 3.12 not found: install it or pass PYTHON=/path/to/python3.12" >&2; exit 1; }
@@ -35,6 +36,11 @@ $(VENV_AUDIT)/.installed: requirements-audit.txt | check-python
 	$(VENV_AUDIT)/bin/pip install --quiet --disable-pip-version-check -r requirements-audit.txt
 	touch $@
 
+$(VENV_RIE)/.installed: requirements-rie.txt | check-python
+	test -x $(VENV_RIE)/bin/python || $(PYTHON) -m venv $(VENV_RIE)
+	$(VENV_RIE)/bin/pip install --quiet --disable-pip-version-check -r requirements-rie.txt
+	touch $@
+
 # Serve the whole API on http://127.0.0.1:$(PORT) with moto on loopback (no Docker needed). The data is kept
 # in .local-stack/data across restarts: FRESH=1 starts empty; LOGS=1 shows the functions' JSON logs here
 # (otherwise in .local-stack/logs/functions.log).
@@ -46,11 +52,12 @@ reset: $(VENV)/.installed
 	@$(PY) -m local.stack --reset
 
 # Template validation and build, then unit + integration + end-to-end tests.
-test: $(VENV)/.installed $(VENV_SAM)/.installed $(VENV_AUDIT)/.installed
+test: $(VENV)/.installed $(VENV_SAM)/.installed $(VENV_AUDIT)/.installed $(VENV_RIE)/.installed
 	$(MAKE) --no-print-directory validate
 	$(MAKE) --no-print-directory security
 	$(MAKE) --no-print-directory build
-	$(PY) -m pytest -p no:cacheprovider tests
+	$(MAKE) --no-print-directory rie-build
+	FLEXIGIFT_REQUIRE_RIE=1 $(PY) -m pytest -p no:cacheprovider tests
 
 unit: $(VENV)/.installed
 	$(PY) -m pytest -q tests/unit
@@ -87,7 +94,7 @@ validate: $(VENV_SAM)/.installed
 # where pip-audit's per-release queries are not; it names each package it could not check).
 # A vulnerability without a fixed version would be ignored here as --ignore-vuln ID, with the reason beside it.
 PIP_AUDIT_IGNORE :=
-AUDITED_REQUIREMENTS := layers/common/requirements.txt requirements-dev.txt requirements-sam.txt
+AUDITED_REQUIREMENTS := layers/common/requirements.txt requirements-dev.txt requirements-sam.txt requirements-rie.txt
 # PYSEC-2026-1325 = CVE-2024-23342 (Minerva timing side channel in ecdsa's signing, no fixed release): ecdsa
 # is only in .venv-audit, pulled in by checkov, which signs nothing with a key of ours; never deployed.
 ADVISORIES_IGNORE := --ignore PYSEC-2026-1325
@@ -109,6 +116,13 @@ build: $(VENV_SAM)/.installed
 	PATH="$(dir $(PYTHON)):$$PATH" $(VENV_SAM)/bin/sam build --template template.yaml 2>&1 \
 	  | grep -vE '^\s*$$|Commands you can use next|\[\*\]' ; test $${PIPESTATUS[0]} -eq 0
 
+# The application built for this machine's architecture (beside the arm64 deployment build), which
+# tests/e2e/test_rie.py runs function by function under the Lambda Runtime Interface Emulator (local/rie.py).
+rie-build: $(VENV)/.installed $(VENV_SAM)/.installed $(VENV_RIE)/.installed
+	PATH="$(dir $(PYTHON)):$$PATH" $(VENV_SAM)/bin/sam build --template $$($(PY) -m local.rie --write-template) \
+	  --build-dir .aws-sam/build-native 2>&1 | grep -vE '^\s*$$|Commands you can use next|\[\*\]' ; \
+	  test $${PIPESTATUS[0]} -eq 0
+
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check layers functions local tests .ci
 
@@ -116,4 +130,4 @@ bench: $(VENV)/.installed
 	$(PY) -m bench
 
 clean:
-	rm -rf $(VENV) $(VENV_SAM) $(VENV_AUDIT) .aws-sam .local-stack
+	rm -rf $(VENV) $(VENV_SAM) $(VENV_AUDIT) $(VENV_RIE) .aws-sam .local-stack

@@ -99,10 +99,23 @@ class RewardsSetupService:
         assert stack.gateway is not None, "local services need the gateway"
         stack.gateway.add_local_route("GET", "/_local/aws", lambda _request: json_response(200, {
             "endpoint": stack.aws_endpoint, "region": REGION, "account_id": ACCOUNT_ID,
-            "physical": stack.physical}))
+            "physical": stack.physical, "functions": function_settings(stack)}))
 
     def stop(self) -> None:
         pass
+
+
+def function_settings(stack: Stack) -> dict[str, dict[str, Any]]:
+    """Each function as Lambda would run it here: handler, timeout, memory and its own resolved Environment
+    (the template's variables; AWS_* and credentials are the runtime's to add), so that anyone can run one
+    function against this stack's AWS services, e.g. under the Runtime Interface Emulator."""
+    from local import lambda_runtime
+
+    return {fn.logical_id: {"handler": fn.handler, "timeout": fn.timeout, "memory_size": fn.memory_size,
+                            "function_name": lambda_runtime.function_name(fn.logical_id),
+                            "environment": lambda_runtime.function_environment(fn, stack.physical,
+                                                                                stack.parameters)}
+            for fn in template.functions().values()}
 
 
 # --- schedules -------------------------------------------------------------------------------------
