@@ -119,7 +119,8 @@ build: $(VENV_SAM)/.installed
 # The application built for this machine's architecture (beside the arm64 deployment build), which
 # tests/e2e/test_rie.py runs function by function under the Lambda Runtime Interface Emulator (local/rie.py).
 rie-build: $(VENV)/.installed $(VENV_SAM)/.installed $(VENV_RIE)/.installed
-	PATH="$(dir $(PYTHON)):$$PATH" $(VENV_SAM)/bin/sam build --template $$($(PY) -m local.rie --write-template) \
+	$(PY) -m local.rie --write-template
+	PATH="$(dir $(PYTHON)):$$PATH" $(VENV_SAM)/bin/sam build --template .aws-sam/template-native.yaml \
 	  --build-dir .aws-sam/build-native 2>&1 | grep -vE '^\s*$$|Commands you can use next|\[\*\]' ; \
 	  test $${PIPESTATUS[0]} -eq 0
 

@@ -49,8 +49,8 @@ def write_native_template(path: Path = ROOT / ".aws-sam" / "template-native.yaml
     relative to where the copy lives, for `sam build --template <it> --build-dir .aws-sam/build-x86_64`."""
     arch = native_architecture()
     text = (ROOT / "template.yaml").read_text()
-    for old, new in (("Architectures: [arm64]", f"Architectures: [{arch}]"),
-                     ("CompatibleArchitectures: [arm64]", f"CompatibleArchitectures: [{arch}]"),
+    for old, new in (("CompatibleArchitectures: [arm64]", f"CompatibleArchitectures: [{arch}]"),
+                     ("    Architectures: [arm64]", f"    Architectures: [{arch}]"),
                      ("BuildArchitecture: arm64", f"BuildArchitecture: {arch}"),
                      ("CodeUri: functions/", "CodeUri: ../functions/"),
                      ("ContentUri: layers/common/", "ContentUri: ../layers/common/")):
