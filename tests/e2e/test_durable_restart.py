@@ -1,10 +1,12 @@
 """Durable local data (local/persistence.py), over HTTP: 8 writers register users and pay from their own cards
 while the whole stack (its process group: the gateway, moto, the Lambda workers) is killed with SIGKILL; a new
 stack on the same state directory then has every write that was acknowledged, each payment's key still
-replays its own payment, and every card's ledger sums to its balance."""
+replays its own payment, every card's ledger sums to its balance, and a reward code encrypted with KMS before
+the crash decrypts again for a resend (the key material survived), its first email still sent once."""
 
 from __future__ import annotations
 
+import re
 import secrets
 import threading
 import time
@@ -36,6 +38,16 @@ def _ok(url: str, key: str, method: str, path: str, body: Any = None) -> Any:
     response = requests.request(method, url + path, json=body, headers=_headers(key), timeout=30)
     assert response.status_code in (200, 201), (path, response.status_code, response.text)
     return response.json(parse_float=D)
+
+
+def _emails_to(url: str, address: str) -> list[dict[str, Any]]:
+    outbox = requests.get(url + "/_local/outbox", timeout=30).json()
+    return [{k: e[k] for k in ("to", "subject", "text")} for e in outbox if address in e["to"]]
+
+
+def _code(email: dict[str, Any]) -> str:
+    found = re.search(r"Code:\s+(\S+)", email["text"])
+    return found.group(1) if found else ""
 
 
 def _writer(url: str, key: str, tag: str, n: int, stop: threading.Event, acked: dict[str, list]) -> None:
@@ -79,6 +91,14 @@ def test_acknowledged_writes_survive_kill_9_of_the_whole_stack(tmp_path: Path):
             _ok(url, key, "PUT", f"/users/{created['id']}", {**payer, "gift_cards": [card["card_id"]]})
             cards.append(card)
 
+        # a reward emailed before the crash: its code is kept as KMS ciphertext, which must still decrypt after
+        order = _ok(url, key, "POST", "/rewards/order", {"reward_id": 27234, "amount": 25,
+                                                         "delivery_email": f"durable-{tag}@example.com"})
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not _emails_to(url, f"durable-{tag}@example.com"):
+            time.sleep(0.3)
+        [first_email] = _emails_to(url, f"durable-{tag}@example.com")
+
         acked: dict[str, list] = {"users": [], "payments": []}
         stop = threading.Event()
         writers = [threading.Thread(target=_writer, args=(url, key, tag, n, stop, acked), daemon=True)
@@ -109,6 +129,17 @@ def test_acknowledged_writes_survive_kill_9_of_the_whole_stack(tmp_path: Path):
                 basket = {"user_id": f"payer-{tag}-{n}", "items": [{"product_id": f"one-{tag}", "quantity": 1}]}
                 replay = http.post(f"{url}/payments", json=basket, headers=_headers(key, pay_key), timeout=30)
                 assert replay.status_code == 201 and replay.json()["id"] == payment_id, replay.text
+
+        # the email sent before the crash is still in the outbox, once; a resend decrypts the same code
+        assert _emails_to(url, f"durable-{tag}@example.com") == [first_email]
+        resent = requests.post(f"{url}/rewards/orders/{order['order_id']}/resend", timeout=30,
+                               headers=_headers(key, f"resend-{tag}"))
+        assert resent.status_code == 202, resent.text  # accepted: the email leaves through the outbox
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and len(_emails_to(url, f"durable-{tag}@example.com")) < 2:
+            time.sleep(0.3)
+        emails = _emails_to(url, f"durable-{tag}@example.com")
+        assert len(emails) == 2 and _code(emails[1]) == _code(first_email) != "", emails
 
         acknowledged_per_card = [sum(1 for p in acked["payments"] if p[2] == n) for n in range(WRITERS)]
         for n, card in enumerate(cards):
