@@ -61,6 +61,7 @@ SERVICES = ("dynamodb", "dynamodbstreams", "sqs", "kms", "ses", "sesv2", "s3")
 SNAPSHOT_EVERY = int(os.environ.get("FLEXIGIFT_LOCAL_SNAPSHOT_EVERY", "1000"))        # journal entries
 SNAPSHOT_BYTES = int(os.environ.get("FLEXIGIFT_LOCAL_SNAPSHOT_BYTES", str(1 << 20)))  # or journal size
 FSYNC_VARIABLE = "FLEXIGIFT_LOCAL_FSYNC"
+CHILD_SECONDS = 300.0  # a background snapshot's child taking longer is killed (the journals keep everything)
 _READS = re.compile(r"^(Get|Describe|List|Query|Scan|BatchGet|TransactGet|Receive|Encrypt|Decrypt|GenerateDataKey"
                     r"|GenerateRandom|ChangeMessageVisibility|Head)")
 _ENVIRON_KEYS = ("REQUEST_METHOD", "PATH_INFO", "QUERY_STRING", "CONTENT_TYPE", "SERVER_NAME", "SERVER_PORT",
@@ -345,12 +346,12 @@ class Store:
         self.entries = self.journal_bytes = 0
         return self.generation
 
-    def _write_snapshot(self, generation: int) -> None:
+    def _write_snapshot(self, generation: int, captured: dict[str, Any]) -> None:
         temporary = self.directory / f".snapshot.{os.getpid()}.tmp"
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "wb") as handle:
             _Pickler(handle, protocol=pickle.HIGHEST_PROTOCOL).dump({"generation": generation,
-                                                                     "backends": capture()})
+                                                                     "backends": captured})
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, self.snapshot_path)
@@ -365,7 +366,7 @@ class Store:
         """Pickle moto's state here and now and start the next journal generation (under moto's lock)."""
         started = time.perf_counter()
         generation = self._rotate()
-        self._write_snapshot(generation)
+        self._write_snapshot(generation, capture())
         self._drop_journals_before(generation)
         elapsed = time.perf_counter() - started
         if elapsed > 0.5:
@@ -385,6 +386,7 @@ class Store:
         assert self.lock is not None, "the store is not serving"
         with self.lock:
             generation = self._rotate()
+            captured = capture()  # here: moto's backend registry takes a lock another thread may hold
             with warnings.catch_warnings():
                 # the child touches no lock another thread could hold: what it imports was imported first
                 # (_preload), it prints nothing and leaves with os._exit
@@ -393,12 +395,21 @@ class Store:
             if pid == 0:  # the child: no locks, no printing; write and leave
                 code = 1
                 try:
-                    self._write_snapshot(generation)
+                    self._write_snapshot(generation, captured)
                     code = 0
                 finally:
                     os._exit(code)
-        _pid, status = os.waitpid(pid, 0)
-        if os.waitstatus_to_exitcode(status) == 0:
+        deadline = time.monotonic() + CHILD_SECONDS
+        while True:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                break
+            if time.monotonic() > deadline:  # stuck: the journals still hold everything; try again later
+                os.kill(pid, 9)
+                _done, status = os.waitpid(pid, 0)
+                break
+            time.sleep(0.05)
+        if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0:
             self._drop_journals_before(generation)
         else:
             _log(f"local data snapshot {generation} failed in its child process; the journals keep everything")
