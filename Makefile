@@ -8,12 +8,13 @@ PYTHON ?= $(shell for p in /root/.pyenv/versions/3.12.1/bin/python3.12 python3.1
 VENV := .venv
 VENV_SAM := .venv-sam
 VENV_AUDIT := .venv-audit
+VENV_RIE := .venv-rie
 PY := $(VENV)/bin/python
 PORT ?= 3000
 FN ?= CreateUserFunction
 EVENT ?= events/create_user.json
 
-.PHONY: run test unit integration e2e invoke validate security build bench api-key lint clean check-python
+.PHONY: run reset rie-build test unit integration e2e invoke validate security build bench api-key lint clean check-python
 
 check-python:
 	@test -n "$(PYTHON)" || { echo "Python 3.12 not found: install it or pass PYTHON=/path/to/python3.12" >&2; exit 1; }
@@ -35,16 +36,28 @@ $(VENV_AUDIT)/.installed: requirements-audit.txt | check-python
 	$(VENV_AUDIT)/bin/pip install --quiet --disable-pip-version-check -r requirements-audit.txt
 	touch $@
 
-# Serve the whole API on http://127.0.0.1:$(PORT) with moto on loopback (no Docker needed).
+$(VENV_RIE)/.installed: requirements-rie.txt | check-python
+	test -x $(VENV_RIE)/bin/python || $(PYTHON) -m venv $(VENV_RIE)
+	$(VENV_RIE)/bin/pip install --quiet --disable-pip-version-check -r requirements-rie.txt
+	touch $@
+
+# Serve the whole API on http://127.0.0.1:$(PORT) with moto on loopback (no Docker needed). The data is kept
+# in .local-stack/data across restarts: FRESH=1 starts empty; LOGS=1 shows the functions' JSON logs here
+# (otherwise in .local-stack/logs/functions.log).
 run: $(VENV)/.installed
-	$(PY) -m local.stack --port $(PORT)
+	$(PY) -m local.stack --port $(PORT) $(if $(FRESH),--fresh) $(if $(LOGS),--show-logs)
+
+# Delete the local stack's saved data and logs (refused while it runs).
+reset: $(VENV)/.installed
+	@$(PY) -m local.stack --reset
 
 # Template validation and build, then unit + integration + end-to-end tests.
-test: $(VENV)/.installed $(VENV_SAM)/.installed $(VENV_AUDIT)/.installed
+test: $(VENV)/.installed $(VENV_SAM)/.installed $(VENV_AUDIT)/.installed $(VENV_RIE)/.installed
 	$(MAKE) --no-print-directory validate
 	$(MAKE) --no-print-directory security
 	$(MAKE) --no-print-directory build
-	$(PY) -m pytest -p no:cacheprovider tests
+	$(MAKE) --no-print-directory rie-build
+	FLEXIGIFT_REQUIRE_RIE=1 $(PY) -m pytest -p no:cacheprovider tests
 
 unit: $(VENV)/.installed
 	$(PY) -m pytest -q tests/unit
@@ -59,10 +72,11 @@ e2e: $(VENV)/.installed
 invoke: $(VENV)/.installed
 	@$(PY) -m local.invoke $(FN) --event $(EVENT) $(if $(ENV_VARS),--env-vars $(ENV_VARS))
 
-# Create an API key on a running local stack: make api-key SCOPES="wallet:read wallet:write"
+# Create an API key on the running local stack (found by .local-stack/state.json; PORT=... to name another):
+# make api-key SCOPES="wallet:read wallet:write"
 SCOPES ?= wallet:read
 api-key: $(VENV)/.installed
-	@$(PY) -m local.admin create-key --port $(PORT) --scopes "$(SCOPES)"
+	@$(PY) -m local.admin create-key $(if $(filter command line environment,$(origin PORT)),--port $(PORT)) --scopes "$(SCOPES)"
 
 # Regenerate docs/openapi.json from the handlers' routes and models (a unit test fails while it is stale).
 .PHONY: openapi
@@ -80,7 +94,7 @@ validate: $(VENV_SAM)/.installed
 # where pip-audit's per-release queries are not; it names each package it could not check).
 # A vulnerability without a fixed version would be ignored here as --ignore-vuln ID, with the reason beside it.
 PIP_AUDIT_IGNORE :=
-AUDITED_REQUIREMENTS := layers/common/requirements.txt requirements-dev.txt requirements-sam.txt
+AUDITED_REQUIREMENTS := layers/common/requirements.txt requirements-dev.txt requirements-sam.txt requirements-rie.txt
 # PYSEC-2026-1325 = CVE-2024-23342 (Minerva timing side channel in ecdsa's signing, no fixed release): ecdsa
 # is only in .venv-audit, pulled in by checkov, which signs nothing with a key of ours; never deployed.
 ADVISORIES_IGNORE := --ignore PYSEC-2026-1325
@@ -102,6 +116,14 @@ build: $(VENV_SAM)/.installed
 	PATH="$(dir $(PYTHON)):$$PATH" $(VENV_SAM)/bin/sam build --template template.yaml 2>&1 \
 	  | grep -vE '^\s*$$|Commands you can use next|\[\*\]' ; test $${PIPESTATUS[0]} -eq 0
 
+# The application built for this machine's architecture (beside the arm64 deployment build), which
+# tests/e2e/test_rie.py runs function by function under the Lambda Runtime Interface Emulator (local/rie.py).
+rie-build: $(VENV)/.installed $(VENV_SAM)/.installed $(VENV_RIE)/.installed
+	$(PY) -m local.rie --write-template
+	PATH="$(dir $(PYTHON)):$$PATH" $(VENV_SAM)/bin/sam build --template .aws-sam/template-native.yaml \
+	  --build-dir .aws-sam/build-native 2>&1 | grep -vE '^\s*$$|Commands you can use next|\[\*\]' ; \
+	  test $${PIPESTATUS[0]} -eq 0
+
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check layers functions local tests .ci
 
@@ -109,4 +131,4 @@ bench: $(VENV)/.installed
 	$(PY) -m bench
 
 clean:
-	rm -rf $(VENV) $(VENV_SAM) $(VENV_AUDIT) .aws-sam .local-stack
+	rm -rf $(VENV) $(VENV_SAM) $(VENV_AUDIT) $(VENV_RIE) .aws-sam .local-stack

@@ -23,6 +23,8 @@ SECTIONS = {
     "c": "warm handler latency vs the same DynamoDB calls made with raw boto3",
     "d": "local stack throughput and latency, 8 concurrent clients",
     "e": "catalog refresh of 10,000 items, then the same feed again",
+    "f": "local stack restart holding 10,000 users (after kill -9, after a clean stop)",
+    "g": "local stack: 400 payments on 8 cards, latency and memory flat as data grows",
 }
 
 
@@ -46,6 +48,10 @@ def _run_section(key: str) -> tuple[list[Figure], list[str]]:
         from bench import local_stack
 
         return local_stack.run(), []
+    if key in ("f", "g"):
+        from bench import durable_stack
+
+        return durable_stack.run(key), []
     from bench import catalog_refresh
 
     return catalog_refresh.run(), []
@@ -82,7 +88,7 @@ def main(argv: list[str]) -> int:
         "b: each route called once with events/<module>.json against moto in process; target = the access",
         "   pattern's minimum (1 request for a read, 1 write for a write, +1 UpdateItem for an integer id;",
         "   where the pattern must read first, the minimum stated beside it with its reason).",
-        "c, e: moto in process; d: the local stack (moto server on loopback, handler worker processes).",
+        "c, e: moto in process; d, f, g: the local stack (moto server on loopback, handler worker processes).",
         "",
     ]
     text = "\n".join(header) + format_table(figures) + "\n" + ("\n" + "\n".join(notes) + "\n" if notes else "")

@@ -44,9 +44,10 @@ def _call(base_url: str, api_key: str, method: str, path: str, body: Any = None)
 
 
 def _target(args: argparse.Namespace) -> tuple[str, str]:
-    """Base URL and admin key: --port wins for the URL; the key from FLEXIGIFT_API_KEY or the state file."""
+    """Base URL and admin key: --port wins for the URL, then the running stack's state file (the port it
+    really listens on), then 3000; the key from FLEXIGIFT_API_KEY or the state file."""
     saved = state.read(state.state_file(args.state_dir)) or {}
-    port = args.port or saved.get("port") or 3000
+    port = getattr(args, "port", None) or saved.get("port") or 3000
     api_key = os.environ.get("FLEXIGIFT_API_KEY") or saved.get("api_key")
     if not api_key:
         raise AdminError("no admin key: set FLEXIGIFT_API_KEY or start the stack with `make run` "

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import re
 import sys
 import threading
@@ -32,6 +33,11 @@ from local.moto_backend import ACCOUNT_ID, REGION
 API_ID = "localapi"
 STAGE = "local"
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
+# A connection that sends nothing for this long (headers never finished, a body that stopped, an idle
+# keep-alive) is closed; one thread per connection must not be held for ever.
+READ_TIMEOUT_SECONDS = float(os.environ.get("FLEXIGIFT_LOCAL_READ_TIMEOUT", "10"))
+# Open connections at once; one more is answered 503 and closed (each open connection holds a thread).
+MAX_CONNECTIONS = int(os.environ.get("FLEXIGIFT_LOCAL_MAX_CONNECTIONS", "64"))
 
 # API Gateway's default status per gateway response type (used when the template sets none)
 _DEFAULT_STATUS = {"UNAUTHORIZED": 401, "ACCESS_DENIED": 403, "MISSING_AUTHENTICATION_TOKEN": 403,  # nosec B105  # status codes
@@ -206,6 +212,11 @@ class Gateway:
         return response
 
     def _handle(self, request: HttpRequest, request_id: str) -> HttpResponse:
+        if not self.ready.is_set() and request.raw_path != "/_local/health":
+            # every service up and the first catalog refresh run, or nothing: a client retries after a second
+            return json_response(503, {"status": "error", "request_id": request_id, "error": {
+                "code": "starting", "message": "the local stack is starting; retry shortly", "fields": []}},
+                [("Retry-After", "1"), ("x-amzn-RequestId", request_id)])
         local = self.local_routes.get((request.method, request.raw_path))
         if local:
             return local(request)
@@ -350,9 +361,16 @@ class _RequestHandler(BaseHTTPRequestHandler):
     server_version = "flexigift-local-gateway"
     gateway: Gateway  # set on the subclass made by serve()
 
+    timeout = READ_TIMEOUT_SECONDS  # applied to the socket by StreamRequestHandler.setup
+
     def _dispatch(self) -> None:
         try:
             body = self._read_body()
+        except BodyTooLarge:
+            self.close_connection = True  # the rest of the body is never read
+            self._send(self.gateway.responses.render("REQUEST_TOO_LARGE", str(uuid.uuid4()), 413,
+                                                     "Request Too Long"), close=True)
+            return
         except ValueError as exc:
             self.send_error(400, str(exc))
             return
@@ -361,32 +379,50 @@ class _RequestHandler(BaseHTTPRequestHandler):
             method=self.command.upper(), raw_path=parts.path or "/",
             query=parse_qsl(parts.query, keep_blank_values=True),
             headers=list(self.headers.items()), body=body, source_ip=self.client_address[0])
-        response = self.gateway.handle(request)
+        self._send(self.gateway.handle(request))
+
+    def _send(self, response: HttpResponse, close: bool = False) -> None:
         self.send_response_only(response.status)
         self.send_header("Date", formatdate(usegmt=True))
         for name, value in response.headers:
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(response.body)))
+        if close:
+            self.send_header("Connection", "close")
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(response.body)
 
     def _read_body(self) -> bytes:
+        """The body, never more than MAX_BODY_BYTES of it (BodyTooLarge as soon as it would be): the limit
+        holds for a chunked body too, which announces no length."""
         if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
-            chunks = []
+            chunks, total = [], 0
             while True:
-                size = int(self.rfile.readline().split(b";", 1)[0].strip() or b"0", 16)
+                line = self.rfile.readline(1024)
+                try:
+                    size = int(line.split(b";", 1)[0].strip() or b"0", 16)
+                except ValueError:
+                    raise ValueError("bad chunk size") from None
                 if size == 0:
-                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                    while self.rfile.readline(8192) not in (b"\r\n", b"\n", b""):
                         pass  # trailers
                     return b"".join(chunks)
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline()
+                total += size
+                if total > MAX_BODY_BYTES:
+                    raise BodyTooLarge
+                chunk = self.rfile.read(size)
+                if len(chunk) < size:
+                    raise ValueError("body ended inside a chunk")
+                chunks.append(chunk)
+                self.rfile.readline(1024)
         length = self.headers.get("Content-Length")
         if length is None:
             return b""
         if not length.isdigit():
             raise ValueError("bad Content-Length")
+        if int(length) > MAX_BODY_BYTES:
+            raise BodyTooLarge
         return self.rfile.read(int(length))
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _dispatch
@@ -402,10 +438,46 @@ class _RequestHandler(BaseHTTPRequestHandler):
         pass  # the gateway logs one line per request itself
 
 
+class BodyTooLarge(Exception):
+    """The request body is larger than MAX_BODY_BYTES."""
+
+
+_BUSY_BODY = json.dumps({"status": "error", "request_id": "", "error": {
+    "code": "too_many_connections", "message": "too many open connections; retry shortly", "fields": []}}).encode()
+_BUSY = (b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 1\r\n"
+         b"Connection: close\r\nContent-Length: " + str(len(_BUSY_BODY)).encode() + b"\r\n\r\n" + _BUSY_BODY)
+
+
 class GatewayServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 128  # socketserver's default of 5 resets connections when many clients arrive at once
+    max_connections = MAX_CONNECTIONS
+
+    def server_activate(self) -> None:
+        super().server_activate()
+        self.open_connections = threading.BoundedSemaphore(self.max_connections)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self.open_connections.acquire(blocking=False):
+            try:  # one thread per connection: past the limit, a short answer and the door
+                request.settimeout(1)
+                request.sendall(_BUSY)
+            except OSError:
+                pass
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self.open_connections.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.open_connections.release()
 
 
 def make_server(gateway: Gateway, host: str, port: int) -> GatewayServer:

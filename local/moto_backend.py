@@ -13,6 +13,7 @@ HTTP, as deployed functions reach DynamoDB.
 
 from __future__ import annotations
 
+import io
 import os
 import threading
 from collections.abc import Iterable
@@ -29,30 +30,71 @@ _FOREIGN_AWS_VARIABLES = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOK
 
 
 class SerialisedApp:
-    """A WSGI app that lets one request at a time into the wrapped app, body included."""
+    """A WSGI app that lets one request at a time into the wrapped app, body included; with a store
+    (local/persistence.py), every request that changed moto's state is journalled before its answer leaves."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, store: Any = None) -> None:
         self.app = app
         self.lock = threading.Lock()
+        self.store = store
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        store = self.store
+        body = b""
+        if store is not None:
+            body = _read_body(environ)
+            environ["wsgi.input"] = io.BytesIO(body)
+            environ["CONTENT_LENGTH"] = str(len(body))
+        status: list[int] = [500]
+
+        def capture_status(line: str, headers: Any, exc_info: Any = None) -> Any:
+            status[0] = int(line.split(" ", 1)[0])
+            return start_response(line, headers, exc_info) if exc_info else start_response(line, headers)
+
         with self.lock:
-            result = self.app(environ, start_response)
+            changes = _changes_state(environ, body)
+            if changes:
+                from local import moto_queries
+
+                moto_queries.bump()  # index maps built by earlier queries may be stale from here on
+            journalled = store is not None and changes
+            prepared = store.before(environ, body) if journalled else None
+            result = self.app(environ, capture_status)
             try:
-                body = [bytes(chunk) for chunk in result]  # fully computed under the lock
+                answer = [bytes(chunk) for chunk in result]  # fully computed under the lock
             finally:
                 close = getattr(result, "close", None)
                 if close:
                     close()
-        return body
+            if journalled:
+                store.record(environ, body, status[0], b"".join(answer), prepared)  # before the answer leaves
+        return answer
+
+
+def _changes_state(environ: dict[str, Any], body: bytes) -> bool:
+    from local.persistence import changes_state
+
+    return changes_state(environ, body)
+
+
+def _read_body(environ: dict[str, Any]) -> bytes:
+    stream = environ["wsgi.input"]
+    length = environ.get("CONTENT_LENGTH")
+    if length:
+        return bytes(stream.read(int(length)))
+    if environ.get("wsgi.input_terminated"):
+        return bytes(stream.read())
+    return b""
 
 
 class MotoServer:
     """moto's server app (all services, dispatched on the request) behind one lock, on 127.0.0.1."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, store: Any = None) -> None:
         self.host = host
         self.port = port
+        self.store = store  # local.persistence.Store: restored before serving, journals while serving
+        self.app: SerialisedApp | None = None
         self._server: Any = None
         self._thread: threading.Thread | None = None
 
@@ -70,15 +112,21 @@ class MotoServer:
         )
         from werkzeug.serving import make_server
 
-        from local import moto_transactions
+        from local import moto_queries, moto_transactions
 
         moto_transactions.install()  # transactions that cost the items they touch, not the whole table
+        moto_queries.install()       # queries that cost the partition they read, not the whole table
 
         class QuietHandler(MotoRequestHandler):
             def log_request(self, code: Any = "-", size: Any = "-") -> None:
                 pass  # the gateway logs each API request; one line per DynamoDB call is noise
 
-        app = SerialisedApp(DomainDispatcherApplication(create_backend_app))
+        app = self.app = SerialisedApp(DomainDispatcherApplication(create_backend_app), self.store)
+        if self.store is not None:
+            with app.lock:
+                self.store.restore(app.app)  # the saved state, before anyone is answered
+                moto_queries.bump()
+            self.store.lock = app.lock
         self._server = make_server(self.host, self.port, app, threaded=True, request_handler=QuietHandler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
@@ -87,8 +135,11 @@ class MotoServer:
 
     def stop(self) -> None:
         if self._server is not None:
+            from local import moto_queries
+
             self._server.shutdown()
             self._server.server_close()
+            moto_queries.uninstall()  # its maps are kept fresh by this server's requests only
         if self._thread is not None:
             self._thread.join(timeout=5)
         self._server = self._thread = None

@@ -76,7 +76,8 @@ def provision(table_name: str = DEFAULT_TABLE, endpoint: str | None = None) -> d
         if kind == "AWS::DynamoDB::Table":
             _create_table(client("dynamodb"), names[logical_id], logical_id)
         elif kind == "AWS::S3::Bucket":
-            client("s3").create_bucket(Bucket=names[logical_id])
+            if names[logical_id] not in {b["Name"] for b in client("s3").list_buckets().get("Buckets", [])}:
+                client("s3").create_bucket(Bucket=names[logical_id])
         elif kind == "AWS::SQS::Queue":
             attributes = {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in props.items()
                           if k in _QUEUE_ATTRIBUTES}
@@ -85,9 +86,9 @@ def provision(table_name: str = DEFAULT_TABLE, endpoint: str | None = None) -> d
             names[logical_id] = names[f"{logical_id}.QueueUrl"] = url
             queues[logical_id] = props
         elif kind == "AWS::KMS::Key":
-            key = client("kms").create_key(Description=f"{PREFIX} {logical_id}",
-                                           KeySpec=props.get("KeySpec", "SYMMETRIC_DEFAULT"),
-                                           KeyUsage=props.get("KeyUsage", "ENCRYPT_DECRYPT"))["KeyMetadata"]
+            key = _existing_key(client("kms"), f"{PREFIX} {logical_id}") or client("kms").create_key(
+                Description=f"{PREFIX} {logical_id}", KeySpec=props.get("KeySpec", "SYMMETRIC_DEFAULT"),
+                KeyUsage=props.get("KeyUsage", "ENCRYPT_DECRYPT"))["KeyMetadata"]
             names[logical_id] = names[f"{logical_id}.KeyId"] = key["KeyId"]
             names[f"{logical_id}.Arn"] = key["Arn"]
     # what refers to other resources comes second: dead-letter queues, aliases
@@ -101,13 +102,28 @@ def provision(table_name: str = DEFAULT_TABLE, endpoint: str | None = None) -> d
         if resource.get("Type") == "AWS::KMS::Alias":
             props = resource.get("Properties") or {}
             alias = str(template.resolve(props.get("AliasName"), names))
-            client("kms").create_alias(AliasName=alias, TargetKeyId=str(template.resolve(props.get("TargetKeyId"),
+            kms = client("kms")
+            if any(a["AliasName"] == alias for a in kms.list_aliases().get("Aliases", [])):
+                kms.delete_alias(AliasName=alias)  # kept from a restored run: pointed again, as deployed
+            kms.create_alias(AliasName=alias, TargetKeyId=str(template.resolve(props.get("TargetKeyId"),
                                                                                         names)))
             names[logical_id] = alias
     return names
 
 
+def _existing_key(kms: Any, description: str) -> dict[str, Any] | None:
+    """A key made by an earlier run whose data was restored (local/persistence.py): its material decrypts
+    what was encrypted then."""
+    for listed in kms.list_keys().get("Keys", []):
+        metadata = kms.describe_key(KeyId=listed["KeyId"])["KeyMetadata"]
+        if metadata.get("Description") == description and metadata.get("KeyState") == "Enabled":
+            return dict(metadata)
+    return None
+
+
 def _create_table(dynamodb: Any, table_name: str, logical_id: str) -> None:
+    if table_name in dynamodb.list_tables().get("TableNames", []):
+        return  # restored with its items (local/persistence.py)
     dynamodb.create_table(TableName=table_name, **template.table_definition(logical_id))
     ttl = template.ttl_attribute(logical_id)
     if ttl:

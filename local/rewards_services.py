@@ -99,10 +99,23 @@ class RewardsSetupService:
         assert stack.gateway is not None, "local services need the gateway"
         stack.gateway.add_local_route("GET", "/_local/aws", lambda _request: json_response(200, {
             "endpoint": stack.aws_endpoint, "region": REGION, "account_id": ACCOUNT_ID,
-            "physical": stack.physical}))
+            "physical": stack.physical, "functions": function_settings(stack)}))
 
     def stop(self) -> None:
         pass
+
+
+def function_settings(stack: Stack) -> dict[str, dict[str, Any]]:
+    """Each function as Lambda would run it here: handler, timeout, memory and its own resolved Environment
+    (the template's variables; AWS_* and credentials are the runtime's to add), so that anyone can run one
+    function against this stack's AWS services, e.g. under the Runtime Interface Emulator."""
+    from local import lambda_runtime
+
+    return {fn.logical_id: {"handler": fn.handler, "timeout": fn.timeout, "memory_size": fn.memory_size,
+                            "function_name": lambda_runtime.function_name(fn.logical_id),
+                            "environment": lambda_runtime.function_environment(fn, stack.physical,
+                                                                                stack.parameters)}
+            for fn in template.functions().values()}
 
 
 # --- schedules -------------------------------------------------------------------------------------
@@ -341,6 +354,7 @@ class StreamReader:
 
     def __init__(self, stack: Stack, fn: template.Function, props: dict[str, Any]) -> None:
         self.stack, self.fn = stack, fn
+        self.table = stack.physical[_logical_id(props.get("Stream"))]
         self.arn = enable_stream(stack, _logical_id(props.get("Stream")))
         self.batch_size = int(props.get("BatchSize", 100))
         self.patterns = filter_patterns(props)
@@ -377,7 +391,7 @@ class StreamReader:
                     last = record
                     break
         if not batch:  # nothing here passes the filter: skip it, as Lambda does
-            self.position = ("AFTER_SEQUENCE_NUMBER", last["dynamodb"]["SequenceNumber"])
+            self._advance(last["dynamodb"]["SequenceNumber"])
             return True
         outcome = _invoke(self.stack, self.fn, {"Records": batch})
         failed: list[str] = []
@@ -387,17 +401,24 @@ class StreamReader:
         elif self.partial and isinstance(outcome.payload, dict):
             failed = [str(f.get("itemIdentifier")) for f in outcome.payload.get("batchItemFailures") or []]
         if not failed:
-            self.position, self.retries = ("AFTER_SEQUENCE_NUMBER", last["dynamodb"]["SequenceNumber"]), 0
+            self._advance(last["dynamodb"]["SequenceNumber"])
             return True
         first = min(failed, key=int)
         self.retries += 1
         if 0 <= self.max_retries < self.retries:
             self._give_up(batch, first)
-            self.position, self.retries = ("AFTER_SEQUENCE_NUMBER", last["dynamodb"]["SequenceNumber"]), 0
+            self._advance(last["dynamodb"]["SequenceNumber"])
             return True
         self.position = ("AT_SEQUENCE_NUMBER", first)  # resume from the first failed record
         time.sleep(STREAM_RETRY_SECONDS)
         return True
+
+    def _advance(self, sequence: str) -> None:
+        """Done with every record up to `sequence`: read after it next, and tell the local data store, which
+        cuts the handled records from the shard and journals where a restarted stack resumes."""
+        self.position, self.retries = ("AFTER_SEQUENCE_NUMBER", sequence), 0
+        if self.stack.store is not None:
+            self.stack.store.consumed(self.table, self.fn.logical_id, int(sequence))
 
     def _give_up(self, batch: list[dict[str, Any]], first: str) -> None:
         info = {"requestContext": {"condition": "RetryAttemptsExhausted",

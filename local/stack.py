@@ -17,15 +17,16 @@ import signal
 import socket
 import sys
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from local import lambda_runtime, resources, rewards_services, state, template
+from local import lambda_runtime, persistence, resources, rewards_services, state, template
 from local.docs import DocsService
 from local.gateway import Gateway, GatewayServer, make_server
 from local.moto_backend import MotoServer, point_boto3_at
-from local.workers import WorkerPool
+from local.workers import FUNCTION_LOG_VARIABLE, WorkerPool
 
 DEFAULT_TABLE = resources.DEFAULT_TABLE
 STAGE_PARAMETERS = {"StageName": "local"}
@@ -49,11 +50,16 @@ class Stack:
     parameters: dict[str, str] = field(default_factory=lambda: dict(STAGE_PARAMETERS))
     api_key: str = ""
     api_key_generated: bool = False
+    show_logs: bool = False             # the functions' JSON logs on the terminal, not in <state dir>/logs/
+    fresh: bool = False                 # start with empty local data (the saved data is deleted)
+    persist: bool = True                # keep the data in <state dir>/data across restarts
     # filled in by the services as they start
     aws_endpoint: str = ""
     physical: dict[str, str] = field(default_factory=dict)   # logical id (and id.Attribute) -> local value
     environment: dict[str, str] = field(default_factory=dict)
     pool: WorkerPool | None = None
+    store: persistence.Store | None = None
+    function_log: Path | None = None
     gateway: Gateway | None = None
     url: str = ""
     services: list[Service] = field(default_factory=list)
@@ -62,8 +68,16 @@ class Stack:
     def start(self) -> None:
         try:
             for service in self.services:
+                began = time.perf_counter()
                 service.start(self)
                 self._started.append(service)
+                if time.perf_counter() - began > 1.0:
+                    print(f"[local] {service.name} took {time.perf_counter() - began:.1f}s to start", file=sys.stderr,
+                          flush=True)
+            if self.store is not None:
+                if not self.store.snapshot_path.exists() or self.store.due():
+                    self.store.snapshot_now()  # the first start's KMS keys are in a snapshot before any use
+                self.store.start_compactor()
             if self.gateway is not None:
                 self.gateway.ready.set()  # /_local/health answers 200 from now on
         except BaseException:
@@ -83,18 +97,38 @@ class Stack:
 
 
 class MotoService:
+    """moto on loopback; with persistence, its state restored from <state dir>/data before it answers anyone,
+    journalled while it serves, and snapshotted at a clean stop (local/persistence.py)."""
+
     name = "moto"
 
     def __init__(self) -> None:
-        self.server = MotoServer()
+        self.server: MotoServer | None = None
+        self.store: persistence.Store | None = None
 
     def start(self, stack: Stack) -> None:
+        if stack.persist:
+            directory = data_directory(stack)
+            if stack.fresh:
+                persistence.Store.wipe(directory)
+            self.store = stack.store = persistence.Store(directory)
+        self.server = MotoServer(store=self.store)
         self.server.start()
         stack.aws_endpoint = self.server.endpoint
         point_boto3_at(stack.aws_endpoint)
 
     def stop(self) -> None:
-        self.server.stop()
+        if self.store is not None and self.store.lock is not None:
+            self.store.stop_compactor()
+            self.store.snapshot_now()  # a quick start next time: nothing to replay
+        if self.server is not None:
+            self.server.stop()
+        if self.store is not None:
+            self.store.close()
+
+
+def data_directory(stack: Stack) -> Path:
+    return stack.state_path.parent / "data"
 
 
 class ResourcesService:
@@ -125,6 +159,12 @@ class FunctionEnvironmentService:
         # runs in seconds instead of minutes (30 s, 1 min ... 1 h -> 0.5 s, 1 s ... 60 s; 24 h -> 24 min)
         os.environ.setdefault("FLEXIGIFT_WEBHOOK_ALLOW_LOOPBACK", "1")
         os.environ.setdefault("FLEXIGIFT_WEBHOOK_RETRY_SCALE", str(1 / 60))
+        os.environ.pop(FUNCTION_LOG_VARIABLE, None)
+        if not stack.show_logs:
+            logs = stack.state_path.parent / "logs"
+            logs.mkdir(mode=0o700, parents=True, exist_ok=True)
+            stack.function_log = logs / "functions.log"
+            os.environ[FUNCTION_LOG_VARIABLE] = str(stack.function_log)  # the workers write there
         lambda_runtime.prepare_process(functions)
 
     def stop(self) -> None:
@@ -142,11 +182,22 @@ class BootstrapKeyService:
         from flexigift.aws import reset_clients
         from flexigift.logic.api_keys import KEY_PREFIX, ensure_key
 
+        saved = data_directory(stack) / "operator-key" if stack.store is not None else None
         if not stack.api_key:
             stack.api_key = os.environ.get("FLEXIGIFT_API_KEY") or ""
+        if not stack.api_key and saved is not None and stack.store is not None and stack.store.restored:
+            try:
+                stack.api_key = saved.read_text().strip()  # the same operator key as before the restart
+                stack.api_key_generated = bool(stack.api_key)
+            except OSError:
+                pass
         if not stack.api_key:
             stack.api_key = KEY_PREFIX + secrets.token_urlsafe(32)
             stack.api_key_generated = True
+            if saved is not None:
+                fd = os.open(saved, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                with os.fdopen(fd, "w") as handle:
+                    handle.write(stack.api_key + "\n")
         reset_clients()
         ensure_key(stack.api_key, "bootstrap")
 
@@ -230,10 +281,22 @@ def _banner(stack: Stack) -> str:
         f"  API:    {stack.url}",
         f"  AWS:    moto at {stack.aws_endpoint}, table {stack.table_name}",
         f"  Bootstrap API key (the operator key): {key}",
-        f"  Try:    curl -H \"Authorization: <key>\" {stack.url}/users",
-        "  Ctrl-C stops it; the data lives in memory and goes with it.",
+        f"  Try:    curl -H \"Authorization: {stack.api_key if stack.api_key_generated else '$FLEXIGIFT_API_KEY'}\" "
+        f"{stack.url}/users",
+        f"  Docs:   {stack.url}/docs   Emails sent: {stack.url}/_local/outbox",
+        _data_line(stack),
+        f"  Logs:   one line per request here; the functions' JSON logs in {stack.function_log} "
+        "(`make run LOGS=1` shows them here)" if stack.function_log else "  Logs:   the functions' JSON logs below",
         "",
     ])
+
+
+def _data_line(stack: Stack) -> str:
+    if stack.store is None:
+        return "  Data:   in memory only (--in-memory): Ctrl-C or a crash loses it"
+    restored = "restored from" if stack.store.restored else "kept in"
+    return (f"  Data:   {restored} {stack.store.directory} (survives Ctrl-C and kill -9; "
+            "`make run FRESH=1` or `make reset` starts empty)")
 
 
 def _check_port_free(host: str, port: int) -> None:
@@ -258,10 +321,33 @@ def main(argv: list[str] | None = None) -> int:
                         help="the template's LogLevel parameter (POWERTOOLS_LOG_LEVEL)")
     parser.add_argument("--state-dir", help=f"where to write state.json (default: ${state.STATE_DIR_VARIABLE} "
                                             "or .local-stack/)")
+    parser.add_argument("--show-logs", action="store_true",
+                        help="the functions' JSON logs on the terminal too (default: <state dir>/logs/functions.log; "
+                             "`make run LOGS=1`)")
+    parser.add_argument("--fresh", action="store_true",
+                        help="start with empty local data: delete what earlier runs saved (`make run FRESH=1`)")
+    parser.add_argument("--in-memory", action="store_true",
+                        help="keep nothing: the data lives in memory and goes with the stack")
+    parser.add_argument("--fsync", action="store_true",
+                        help=f"fdatasync every journalled write (survives power loss; ${persistence.FSYNC_VARIABLE}=1)")
+    parser.add_argument("--reset", action="store_true",
+                        help="delete the saved local data and logs, then exit (`make reset`; not while a stack runs)")
     args = parser.parse_args(argv)
+    if args.reset:
+        path = state.state_file(args.state_dir)
+        if state.running_stack(path):
+            print(f"a local stack is running on this state directory ({path.parent}): stop it first", file=sys.stderr)
+            return 1
+        for name in ("data", "logs"):
+            persistence.Store.wipe(path.parent / name)
+        print(f"local data deleted from {path.parent}: the next `make run` starts empty")
+        return 0
+    if args.fsync:
+        os.environ[persistence.FSYNC_VARIABLE] = "1"
 
     stack = Stack(host=args.host, port=args.port, table_name=args.table_name, workers=args.workers,
-                  state_path=state.state_file(args.state_dir), services=default_services())
+                  state_path=state.state_file(args.state_dir), services=default_services(),
+                  fresh=args.fresh, persist=not args.in_memory, show_logs=args.show_logs)
     if args.log_level:
         stack.parameters["LogLevel"] = args.log_level
 

@@ -13,6 +13,7 @@ union of the functions' environments that the stack put into os.environ before s
 from __future__ import annotations
 
 import multiprocessing
+import os
 import signal
 import sys
 import threading
@@ -21,6 +22,8 @@ from typing import Any
 
 from local import lambda_runtime, template
 
+# Where the workers write their output (the functions' logs) instead of the stack's terminal, when set
+FUNCTION_LOG_VARIABLE = "FLEXIGIFT_LOCAL_FUNCTION_LOG"
 # Time a worker gets beyond the function's Timeout to import its handler and answer over the pipe.
 _GRACE_SECONDS = 5.0
 
@@ -28,6 +31,12 @@ _GRACE_SECONDS = 5.0
 def _serve(conn: Any) -> None:
     """A worker's loop: receive (function, event, request id), invoke, send back the outcome."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group; the stack stops us
+    log_file = os.environ.get(FUNCTION_LOG_VARIABLE)
+    if log_file:  # the functions' JSON logs go to a file; the terminal keeps one line per request
+        fd = os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        os.dup2(fd, 1)
+        os.dup2(fd, 2)
+        os.close(fd)
     functions = template.functions()
     lambda_runtime.prepare_process(list(functions.values()))
     while True:

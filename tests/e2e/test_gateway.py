@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import base64
 import json
+import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 import requests
 
+from local import gateway as gateway_module
 from local import lambda_runtime, template
 from local.gateway import Gateway, make_server
 from tests.e2e.conftest import assert_error_shape
@@ -188,3 +191,103 @@ def test_the_health_endpoint_needs_no_key_and_waits_for_the_whole_stack(base_url
     response = call("GET", f"{base_url}/_local/health")
     assert response.status_code == 200 and response.json() == {"status": "ok"}
     assert functions.events == {}
+
+
+def test_api_routes_answer_503_with_retry_after_until_the_stack_is_ready(base_url: str, gateway: Gateway,
+                                                                         functions: StandInFunctions):
+    """Given a gateway whose stack has not started every service, when an API route is called, then 503
+    "starting" with Retry-After in the one error shape, and no function runs; once ready it is served."""
+    gateway.ready.clear()
+    early = call("GET", f"{base_url}/users", headers={"Authorization": "k"})
+    assert early.headers["Retry-After"] == "1"
+    error_of(early, 503, "starting")
+    assert functions.events == {}
+    gateway.ready.set()
+    assert call("GET", f"{base_url}/users", headers={"Authorization": "k"}).status_code == 200
+
+
+def _raw(base_url: str) -> socket.socket:
+    host, port = base_url.removeprefix("http://").split(":")
+    return socket.create_connection((host, int(port)), timeout=10)
+
+
+def _answer(connection: socket.socket) -> bytes:
+    received = b""
+    while True:
+        part = connection.recv(65536)
+        if not part:
+            return received
+        received += part
+
+
+def test_a_stalled_connection_is_closed(gateway: Gateway, monkeypatch: pytest.MonkeyPatch):
+    """Given a client that never finishes its headers, when the read timeout passes, then the gateway closes
+    the connection (its thread is free again) without calling anything."""
+    monkeypatch.setattr(gateway_module._RequestHandler, "timeout", 1.0)
+    server = make_server(gateway, "127.0.0.1", 0)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    try:
+        with _raw(f"http://127.0.0.1:{server.server_port}") as connection:
+            connection.sendall(b"GET /users HTTP/1.1\r\nHost: local\r\nAuthori")
+            started = time.monotonic()
+            assert _answer(connection) == b""  # closed, nothing said
+            assert time.monotonic() - started < 5
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize("framing", ["chunked", "content-length"])
+def test_a_body_over_the_limit_is_413_before_it_is_read(base_url: str, functions: StandInFunctions,
+                                                        monkeypatch: pytest.MonkeyPatch, framing: str):
+    """Given a limit of 1,000 bytes, when a body announces more (one chunk of 2,048, or a Content-Length of
+    2,048) and sends none of it, then 413 at once (the gateway does not wait for the body), in the one error
+    shape, the connection closed, no function called."""
+    monkeypatch.setattr(gateway_module, "MAX_BODY_BYTES", 1000)
+    head = (b"POST /users HTTP/1.1\r\nHost: local\r\nAuthorization: k\r\nContent-Type: application/json\r\n"
+            + (b"Transfer-Encoding: chunked\r\n\r\n800\r\n" if framing == "chunked" else b"Content-Length: 2048\r\n\r\n"))
+    with _raw(base_url) as connection:
+        connection.sendall(head)
+        answer = _answer(connection)
+    status, _, body = answer.partition(b"\r\n\r\n")
+    assert status.startswith(b"HTTP/1.1 413") and b"Connection: close" in status, answer[:300]
+    assert_error_shape(json.loads(body))  # the template's REQUEST_TOO_LARGE response
+    assert functions.events == {}
+
+
+def test_a_chunked_body_within_the_limit_is_served(base_url: str, functions: StandInFunctions,
+                                                   monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(gateway_module, "MAX_BODY_BYTES", 1000)
+    chunks = iter([b'{"name": "', b"x" * 500, b'"}'])
+    response = call("POST", f"{base_url}/users", headers={"Authorization": "k", "Content-Type": "application/json"},
+                    data=chunks)
+    assert response.status_code == 200
+    assert json.loads(functions.events["CreateUserFunction"][-1]["body"]) == {"name": "x" * 500}
+
+
+def test_connections_over_the_limit_are_answered_503_and_closed(gateway: Gateway, monkeypatch: pytest.MonkeyPatch):
+    """Given a limit of 2 open connections held by idle clients, when a third connects, then it is answered
+    503 too_many_connections and closed; once one closes, new connections are served again."""
+    monkeypatch.setattr(gateway_module.GatewayServer, "max_connections", 2)
+    server = make_server(gateway, "127.0.0.1", 0)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_port}"
+    try:
+        idle = [_raw(url), _raw(url)]
+        time.sleep(0.3)
+        with _raw(url) as third:
+            answer = _answer(third)
+        assert answer.startswith(b"HTTP/1.1 503") and b"too_many_connections" in answer, answer
+        idle.pop().close()
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            response = call("GET", f"{url}/_local/health")
+            if response.status_code == 200:
+                break
+            time.sleep(0.1)
+        assert response.status_code == 200 and response.json() == {"status": "ok"}
+        for connection in idle:
+            connection.close()
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -100,6 +100,17 @@ def test_the_refresh_runs_hourly():
     assert rate_seconds("cron(0 * * * ? *)") is None
 
 
+def test_the_refresh_also_runs_once_when_this_stack_finishes_deploying():
+    """The catalog from the first minute after `sam deploy`: a rule on this stack's own status change."""
+    rule = template.functions()["RefreshRewardsCatalogFunction"].events["AfterDeploy"]
+    assert rule["Type"] == "EventBridgeRule"
+    pattern = rule["Properties"]["Pattern"]
+    assert pattern["source"] == ["aws.cloudformation"]
+    assert pattern["detail-type"] == ["CloudFormation Stack Status Change"]
+    assert pattern["resources"] == [{"Ref": "AWS::StackId"}]  # this stack's events, not every stack's
+    assert sorted(pattern["detail"]["status-details"]["status"]) == ["CREATE_COMPLETE", "UPDATE_COMPLETE"]
+
+
 def test_the_local_poller_builds_lambdas_sqs_event():
     message = {"MessageId": "m1", "ReceiptHandle": "r1", "Body": '{"order_id": "x"}', "MD5OfBody": "d",
                "Attributes": {"ApproximateReceiveCount": "2"}}
