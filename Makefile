@@ -12,6 +12,8 @@ VENV_RIE := .venv-rie
 PY := $(VENV)/bin/python
 PORT ?= 3000
 FN ?= CreateUserFunction
+# pytest-xdist processes for `make test` (a file's tests stay together; each process runs its own e2e stack)
+TEST_WORKERS ?= 2
 EVENT ?= events/create_user.json
 
 .PHONY: run reset rie-build test unit integration e2e invoke validate security build bench api-key lint clean check-python
@@ -57,7 +59,7 @@ test: $(VENV)/.installed $(VENV_SAM)/.installed $(VENV_AUDIT)/.installed $(VENV_
 	$(MAKE) --no-print-directory security
 	$(MAKE) --no-print-directory build
 	$(MAKE) --no-print-directory rie-build
-	FLEXIGIFT_REQUIRE_RIE=1 $(PY) -m pytest -p no:cacheprovider tests
+	FLEXIGIFT_REQUIRE_RIE=1 $(PY) -m pytest -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile tests
 
 unit: $(VENV)/.installed
 	$(PY) -m pytest -q tests/unit

@@ -3,6 +3,7 @@ processes, moto on loopback), started once per test session."""
 
 from __future__ import annotations
 
+import os
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,7 +19,8 @@ from local.launch import StackDidNotStart, launched_stack
 ROOT = Path(__file__).resolve().parents[2]
 STARTUP_TIMEOUT = 60.0
 # The session stack's output (gateway lines, handler logs, worker timeouts), kept for a failed run's diagnosis
-STACK_LOG = ROOT / ".local-stack" / "e2e-stack.log"
+# (one per pytest-xdist worker: each worker runs its own session stack)
+STACK_LOG = ROOT / ".local-stack" / f"e2e-stack-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}.log"
 
 
 @dataclass
