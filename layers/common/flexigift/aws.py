@@ -21,8 +21,10 @@ def dynamodb() -> Any:
 
 
 def reset_clients() -> None:
-    """Forget cached clients and settings (tests switch backends between cases)."""
+    """Forget cached clients, settings and reserved id blocks (tests switch backends between cases)."""
     from flexigift.settings import get_settings
+    from flexigift.store.table import id_blocks
 
     client.cache_clear()
     get_settings.cache_clear()
+    id_blocks.forget()

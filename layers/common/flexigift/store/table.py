@@ -113,17 +113,54 @@ def update_item(key: dict[str, str], expression: str, condition: str, names: dic
     return from_attr(response["Attributes"])
 
 
-def next_counter(key: dict[str, str]) -> int:
-    """Atomically increment a counter item and return its new value (ids: gaps allowed, no reuse)."""
+def reserve_ids(key: dict[str, str], count: int) -> int:
+    """Atomically add `count` to a counter item and return its new value: the ids value-count+1..value are
+    this caller's (gaps allowed, no reuse)."""
     response = dynamodb().update_item(
         TableName=table_name(),
         Key=to_attr(key),
-        UpdateExpression="ADD #v :one",
+        UpdateExpression="ADD #v :n",
         ExpressionAttributeNames={"#v": "value"},
-        ExpressionAttributeValues=values(one=1),
+        ExpressionAttributeValues=values(n=count),
         ReturnValues="UPDATED_NEW",
     )
     return int(response["Attributes"]["value"]["N"])
+
+
+class IdBlocks:
+    """Integer ids reserved in blocks per execution environment: one counter write per block, not per id, so
+    the counter item (one per kind and program) takes a small fraction of the creates. A block is 1 id the
+    first time, then doubles up to MAX_BLOCK: an environment that creates a few records uses a few ids, a
+    busy one writes the counter once per 64 creates. Ids stay unique integers; they are not consecutive
+    across environments (two environments hold different blocks), and ids of a block an environment never
+    uses are never issued (gaps, as a refused create already left)."""
+
+    MAX_BLOCK = 64
+
+    def __init__(self) -> None:
+        self._blocks: dict[tuple[str, str, str], tuple[int, int, int]] = {}  # -> (next id, last id, block size)
+
+    def next(self, key: dict[str, str]) -> int:
+        slot = (table_name(), key["PK"], key["SK"])
+        following, last, size = self._blocks.get(slot, (1, 0, 0))
+        if following > last:
+            size = min(self.MAX_BLOCK, max(1, size * 2))
+            last = reserve_ids(key, size)
+            following = last - size + 1
+        self._blocks[slot] = (following + 1, last, size)
+        return following
+
+    def forget(self) -> None:
+        """Drop every reserved block (tests that start a fresh table)."""
+        self._blocks.clear()
+
+
+id_blocks = IdBlocks()
+
+
+def next_counter(key: dict[str, str]) -> int:
+    """The next integer id of a counter, from this environment's block (IdBlocks)."""
+    return id_blocks.next(key)
 
 
 @dataclass
@@ -138,6 +175,7 @@ class Query:
     sk_name: str | None = None      # with sk_prefix: only items whose sort key begins with it
     sk_prefix: str | None = None
     consistent: bool = False        # base table only: a strongly consistent read
+    sk_after: str | None = None     # with sk_name: only sort keys after this one (before it, backwards)
 
 
 def query_page(q: Query) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
@@ -154,6 +192,10 @@ def query_page(q: Query) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
         names["#sk"] = q.sk_name
         vals[":skp"] = q.sk_prefix
         key_condition += " AND begins_with(#sk, :skp)"
+    elif q.sk_name and q.sk_after is not None:
+        names["#sk"] = q.sk_name
+        vals[":ska"] = q.sk_after
+        key_condition += " AND #sk > :ska" if q.forward else " AND #sk < :ska"
     kwargs: dict[str, Any] = {
         "TableName": table_name(),
         "KeyConditionExpression": key_condition,
