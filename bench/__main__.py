@@ -23,6 +23,7 @@ SECTIONS = {
     "c": "warm handler latency vs the same DynamoDB calls made with raw boto3",
     "d": "local stack throughput and latency, 8 concurrent clients",
     "e": "catalog refresh of 10,000 items, then the same feed again",
+    "f": "scale model: a day of 1,000,000 mixed operations, capacity units per partition key",
 }
 
 
@@ -46,6 +47,10 @@ def _run_section(key: str) -> tuple[list[Figure], list[str]]:
         from bench import local_stack
 
         return local_stack.run(), []
+    if key == "f":
+        from bench import scale_model
+
+        return scale_model.run(), []
     from bench import catalog_refresh
 
     return catalog_refresh.run(), []
@@ -83,6 +88,8 @@ def main(argv: list[str]) -> int:
         "   pattern's minimum (1 request for a read, 1 write for a write, +1 UpdateItem for an integer id;",
         "   where the pattern must read first, the minimum stated beside it with its reason).",
         "c, e: moto in process; d: the local stack (moto server on loopback, handler worker processes).",
+        "f: moto in process; capacity units from the items moto holds before and after each request (see",
+        "   bench/scale_model.py for the sampling, the population and the prices).",
         "",
     ]
     text = "\n".join(header) + format_table(figures) + "\n" + ("\n" + "\n".join(notes) + "\n" if notes else "")

@@ -23,8 +23,9 @@ def dynamodb() -> Any:
 def reset_clients() -> None:
     """Forget cached clients, settings and reserved id blocks (tests switch backends between cases)."""
     from flexigift.settings import get_settings
-    from flexigift.store.table import id_blocks
+    from flexigift.store.table import id_blocks, read_cache
 
     client.cache_clear()
     get_settings.cache_clear()
     id_blocks.forget()
+    read_cache.forget()

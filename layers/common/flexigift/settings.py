@@ -28,6 +28,8 @@ class Settings(BaseModel):
     catalog_feed_key: str = "catalog.json"
     catalog_feed_url: str = ""            # ... or, when set, an https URL instead
     reward_resend_limit: int = 3          # resends of one order per clock hour
+    # read-mostly items (products, programs, catalog items) kept per execution environment (store.table)
+    read_cache_seconds: float = 0
 
 
 @lru_cache(maxsize=1)
@@ -44,4 +46,5 @@ def get_settings() -> Settings:
         catalog_feed_bucket=env.get("CATALOG_FEED_BUCKET", ""),
         catalog_feed_key=env.get("CATALOG_FEED_KEY") or "catalog.json",
         catalog_feed_url=env.get("CATALOG_FEED_URL", ""),
+        read_cache_seconds=float(env.get("READ_CACHE_SECONDS") or 0),
     )

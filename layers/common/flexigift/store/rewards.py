@@ -31,6 +31,7 @@ from flexigift.store.table import (
     found_in,
     get_item,
     query_page,
+    read_cache,
     table_name,
     to_attr,
     values,
@@ -45,6 +46,7 @@ def _record(item: dict[str, Any]) -> dict[str, Any]:
 
 def _conditional(call: Any, **kwargs: Any) -> bool:
     """Run a conditional write; False when its condition failed, any other error propagates."""
+    read_cache.drop(kwargs.get("Key") or kwargs.get("Item") or {})
     try:
         call(TableName=table_name(), **kwargs)
     except ClientError as exc:
@@ -131,6 +133,7 @@ def get_program(program_id: str) -> dict[str, Any] | None:
 def put_program(program_id: str, delivery_methods: list[int], updated_at: str) -> None:
     item = {**keys.program_key(program_id), "type": "PROGRAM", "program_id": program_id,
             "delivery_methods": sorted(set(delivery_methods)), "updated_at": updated_at}
+    read_cache.drop(item)
     dynamodb().put_item(TableName=table_name(), Item=to_attr(item))
 
 

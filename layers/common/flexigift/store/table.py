@@ -5,9 +5,11 @@ Items cross this module as plain dicts whose numbers are Decimal, never float.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import random
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -53,12 +55,65 @@ class Unprocessed(Exception):
     """DynamoDB kept leaving keys of a BatchGetItem unprocessed (throttled) after every retry."""
 
 
+class ReadCache:
+    """Read-mostly items kept per execution environment for `read_cache_seconds` (settings): products and
+    their natural-id guards (checkout reads them for every quote and payment), programs and catalog items
+    (every reward order). A popular product would otherwise be one partition read by every payment of the
+    system: with the cache it is read once per environment per period. Only items found are kept (a record
+    created elsewhere is seen at once); a write through this module drops the item it writes, so this
+    environment sees its own changes at once, others within the period (as API Gateway's authorizer cache
+    does for a revoked key). Money never comes from here: cards, balances, claims are always read."""
+
+    CACHED = re.compile(r"^(P#[^#]+#(UNIQUE#)?PRODUCT#|PROGRAM#|REWARD#\d+$)")
+
+    def __init__(self) -> None:
+        self._items: dict[tuple[str, str, str], tuple[float, dict[str, Any]]] = {}
+
+    def _slot(self, key: dict[str, Any]) -> tuple[str, str, str] | None:
+        pk, sk = key.get("PK"), key.get("SK")
+        if not isinstance(pk, str) or not isinstance(sk, str) or not self.CACHED.match(pk):
+            return None
+        return (table_name(), pk, sk)
+
+    def get(self, key: dict[str, str]) -> dict[str, Any] | None:
+        slot = self._slot(key)
+        held = self._items.get(slot) if slot else None
+        if held is None or held[0] < time.monotonic():
+            return None
+        return copy.deepcopy(held[1])
+
+    def keep(self, item: dict[str, Any]) -> None:
+        period = get_settings().read_cache_seconds
+        slot = self._slot(item)
+        if slot and period > 0:
+            self._items[slot] = (time.monotonic() + period, copy.deepcopy(item))
+
+    def drop(self, key: dict[str, Any]) -> None:
+        plain = {k: (v.get("S") if isinstance(v, dict) else v) for k, v in key.items() if k in ("PK", "SK")}
+        slot = self._slot(plain)
+        if slot:
+            self._items.pop(slot, None)
+
+    def forget(self) -> None:
+        self._items.clear()
+
+
+read_cache = ReadCache()
+
+
 def batch_get(item_keys: list[dict[str, str]], consistent: bool = True) -> dict[tuple[str, str], dict[str, Any]]:
     """Several items by key in one BatchGetItem (one per 100 distinct keys), read consistently: found items
     by (PK, SK); a missing item is simply absent. Keys DynamoDB leaves unprocessed are asked for again with
-    jittered backoff, as its documentation asks."""
-    distinct = list({(k["PK"], k["SK"]): k for k in item_keys}.values())  # a repeated key is an error
+    jittered backoff, as its documentation asks. Read-mostly items held by the ReadCache come from it."""
     found: dict[tuple[str, str], dict[str, Any]] = {}
+    wanted = {}
+    for k in item_keys:  # a repeated key is an error for DynamoDB
+        held = read_cache.get(k)
+        if held is not None:
+            found[(k["PK"], k["SK"])] = held
+        else:
+            wanted[(k["PK"], k["SK"])] = k
+    distinct = list(wanted.values())
     for start in range(0, len(distinct), BATCH_GET_LIMIT):
         pending: dict[str, Any] = {table_name(): {
             "Keys": [to_attr(k) for k in distinct[start:start + BATCH_GET_LIMIT]], "ConsistentRead": consistent}}
@@ -69,6 +124,7 @@ def batch_get(item_keys: list[dict[str, str]], consistent: bool = True) -> dict[
             for raw in response.get("Responses", {}).get(table_name(), []):
                 item = from_attr(raw)
                 found[(item["PK"], item["SK"])] = item
+                read_cache.keep(item)
             pending = response.get("UnprocessedKeys") or {}
             if not pending:
                 break
@@ -100,6 +156,7 @@ def update_item(key: dict[str, str], expression: str, condition: str, names: dic
         kwargs["ExpressionAttributeNames"] = names
     if vals:
         kwargs["ExpressionAttributeValues"] = values(**vals)
+    read_cache.drop(key)
     try:
         response = dynamodb().update_item(**kwargs)
     except ClientError as exc:
@@ -284,6 +341,9 @@ class Transaction:
         return hashlib.sha256(canonical.encode()).hexdigest()[:36]
 
     def commit(self) -> None:
+        for entry in self.items:
+            (_, body), = entry.items()
+            read_cache.drop(body.get("Key") or body.get("Item") or {})
         kwargs: dict[str, Any] = {"TransactItems": self.items, "ClientRequestToken": self.client_request_token()}
         try:
             dynamodb().transact_write_items(**kwargs)
