@@ -136,7 +136,7 @@ def amazon_key(program_id: str, amazon_id: str) -> dict[str, str]:
 
 # --- authorizations: holds that expire -------------------------------------------------------------
 
-HOLD_SHARDS = 128          # index partitions per expiry minute (a busy minute's authorizations, < 1,000 WCU/s each)
+HOLD_SHARDS = 32           # index partitions per expiry minute (a busy minute's authorizations, < 1,000 WCU/s each)
 HOLDS_PREFIX = "HOLDS#"    # GSI1PK of an authorized payment: the only cross-program index partition
 HOLD_SWEEP = "SWEEP#authorizations"
 
