@@ -80,9 +80,10 @@ def main(argv: list[str]) -> int:
         f"Flexigift benchmarks ({'make bench' if len(selected) == len(SECTIONS) else 'python -m bench ' + ' '.join(selected)})",
         f"run at {datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC} on {platform.machine()}, {os.cpu_count()} CPUs, "
         f"Python {platform.python_version()}; took {time.perf_counter() - started:.0f} s",
-        "a: POWERTOOLS_TRACE_DISABLED=true for every handler (one extra row with tracing on, as deployed);",
+        "a: POWERTOOLS_TRACE_DISABLED=true for every handler (one extra row with tracing on, as deployed), and",
+        "   AWS_LAMBDA_FUNCTION_NAME set, as Lambda sets it (the handler warms its clients during init);",
         "   times are measured inside a fresh interpreter, around the handler module's import (its init);",
-        "   the '+ first request' rows add the first request (the handler's client is created in it) against",
+        "   the '+ first request' rows add the first request (the client was created and warmed in init) against",
         "   moto's server on loopback, beside the baseline's init plus one GetItem of the same item.",
         "b: each route called once with events/<module>.json against moto in process; target = the access",
         "   pattern's minimum (1 request for a read, 1 write for a write, +1 UpdateItem for an integer id;",
