@@ -27,6 +27,7 @@ import json
 import os
 import random
 import re
+import sys
 import time
 import uuid
 from collections import Counter, defaultdict
@@ -40,7 +41,7 @@ from bench.report import Figure
 from local import template
 
 DAY = 1_000_000
-SAMPLE = int(os.environ.get("BENCH_SCALE_SAMPLE", "5000"))
+SAMPLE = int(os.environ.get("BENCH_SCALE_SAMPLE", "2000"))
 TARGET_PAYMENTS_PER_SECOND = 100_000
 PARTITION_WCU = 1_000   # per second, DynamoDB's limit for one partition key (table or index)
 PARTITION_RCU = 3_000
@@ -57,7 +58,7 @@ SHARES: dict[str, float] = {
     "reward order (code)": 0.04, "reward order (into wallet)": 0.01,
 }
 PAYMENTS = ("pay (capture)", "pay (authorize)")
-USERS, ISSUERS, PRODUCTS = 500, 20, 1_000
+USERS, ISSUERS, PRODUCTS = 300, 20, 600
 CARDS_PER_USER = 2
 
 # On-demand prices, us-east-1, as published for 2025: DynamoDB $0.625 per million write request units and
@@ -391,6 +392,7 @@ def _run(rng: random.Random, figures: list[Figure]) -> list[Figure]:
             day.pay(capture=False)
             day.pay(capture=True)
         populated = time.perf_counter() - started
+        print(f"[bench] f: population ready in {populated:.0f} s", file=sys.stderr, flush=True)
 
         operations = day.operations()
         names = list(SHARES)
@@ -402,7 +404,9 @@ def _run(rng: random.Random, figures: list[Figure]) -> list[Figure]:
         owner_ops: Counter = Counter()
         recorder.on = True
         run_started = time.perf_counter()
-        for name in rng.choices(names, weights, k=SAMPLE):
+        for count, name in enumerate(rng.choices(names, weights, k=SAMPLE), start=1):
+            if count % 500 == 0:
+                print(f"[bench] f: {count} of {SAMPLE} operations", file=sys.stderr, flush=True)
             recorder.usage = per_op_usage[name]
             before_db = recorder.dynamodb_seconds
             t0 = time.perf_counter()
