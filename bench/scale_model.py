@@ -41,7 +41,7 @@ from bench.report import Figure
 from local import template
 
 DAY = 1_000_000
-SAMPLE = int(os.environ.get("BENCH_SCALE_SAMPLE", "2000"))
+SAMPLE = int(os.environ.get("BENCH_SCALE_SAMPLE", "1500"))
 TARGET_PAYMENTS_PER_SECOND = 100_000
 PARTITION_WCU = 1_000   # per second, DynamoDB's limit for one partition key (table or index)
 PARTITION_RCU = 3_000
@@ -58,7 +58,7 @@ SHARES: dict[str, float] = {
     "reward order (code)": 0.04, "reward order (into wallet)": 0.01,
 }
 PAYMENTS = ("pay (capture)", "pay (authorize)")
-USERS, ISSUERS, PRODUCTS = 300, 20, 600
+USERS, ISSUERS, PRODUCTS = 250, 20, 500
 CARDS_PER_USER = 2
 
 # On-demand prices, us-east-1, as published for 2025: DynamoDB $0.625 per million write request units and
@@ -93,7 +93,7 @@ class Recorder:
         self.indexes = indexes
         self.usage = Usage()
         self.owner: str | None = None           # the customer the current operation acts for
-        self.owners: dict[tuple[str, str], set[str | None]] = defaultdict(set)
+        self.owners: dict[tuple[str, str, str], set[str | None]] = defaultdict(set)  # (w|r, where, partition)
         self.on = False
         self.dynamodb_seconds = 0.0
         self._pending: tuple[str, dict[str, Any], list[tuple[dict, dict | None]], float] | None = None
@@ -119,8 +119,8 @@ class Recorder:
             return found
         return []
 
-    def _touch(self, where: str, partition: str) -> None:
-        seen = self.owners[(where, partition)]
+    def _touch(self, kind: str, where: str, partition: str) -> None:
+        seen = self.owners[(kind, where, partition)]
         if len(seen) < 2:
             seen.add(self.owner)
 
@@ -145,17 +145,17 @@ class Recorder:
                 partition = key["PK"]["S"]
                 if failed or not changes:  # a refused write, a condition check: charged, nothing written
                     self.usage.wcu[("table", partition)] += (2 if transactional else 1) * write_units(item_size(before))
-                    self._touch("table", partition)
+                    self._touch("w", "table", partition)
                     continue
                 after = self._stored(key)
                 for where, part, units in write_costs(before, after, self.indexes, transactional):
                     self.usage.wcu[(where, part)] += units
-                    self._touch(where, part)
+                    self._touch("w", where, part)
         elif name == "GetItem" and not failed:
             item = parsed.get("Item")
             self.usage.rcu[("table", params["Key"]["PK"]["S"])] += read_units(item_size(item),
                                                                               bool(params.get("ConsistentRead")))
-            self._touch("table", params["Key"]["PK"]["S"])
+            self._touch("r", "table", params["Key"]["PK"]["S"])
         elif name == "BatchGetItem" and not failed:
             for table_name, request in params["RequestItems"].items():
                 returned = {(i["PK"]["S"], i["SK"]["S"]): i for i in parsed.get("Responses", {}).get(table_name, [])}
@@ -163,14 +163,14 @@ class Recorder:
                     item = returned.get((key["PK"]["S"], key["SK"]["S"]))
                     self.usage.rcu[("table", key["PK"]["S"])] += read_units(item_size(item),
                                                                             bool(request.get("ConsistentRead")))
-                    self._touch("table", key["PK"]["S"])
+                    self._touch("r", "table", key["PK"]["S"])
         elif name == "Query" and not failed:
             where = params.get("IndexName", "table")
             partition = params["ExpressionAttributeValues"][":pk"]["S"]
             size = sum(item_size(i) for i in parsed.get("Items", []))
             consistent = bool(params.get("ConsistentRead")) and where == "table"
             self.usage.rcu[(where, partition)] += read_units(size, consistent)
-            self._touch(where, partition)
+            self._touch("r", where, partition)
 
 
 class Day:
@@ -425,19 +425,20 @@ def _run(rng: random.Random, figures: list[Figure]) -> list[Figure]:
         total.rcu.update(usage.rcu)
         total.requests.update(usage.requests)
     payments = sum(done[n] for n in PAYMENTS)
-    owners: dict[tuple[str, str], set[str | None]] = defaultdict(set)
-    for (where, partition), seen in recorder.owners.items():
+    owners: dict[tuple[str, str, str], set[str | None]] = defaultdict(set)
+    for (kind, where, partition), seen in recorder.owners.items():
         match = HOLDS.match(partition)
-        owners[(where, f"HOLDS#<minute>#{match.group(1)}" if match else partition)] |= seen
+        owners[(kind, where, f"HOLDS#<minute>#{match.group(1)}" if match else partition)] |= seen
     wcu, rcu = _fold_time(total.wcu), _fold_time(total.rcu)
 
-    def own(key: tuple[str, str]) -> str | None:
-        seen = owners.get(key, {None})
+    def own(kind: str, key: tuple[str, str]) -> str | None:
+        """The one customer whose operations wrote (kind w) or read (r) this partition; None: shared."""
+        seen = owners.get((kind, *key), {None})
         return next(iter(seen)) if len(seen) == 1 else None
 
     all_wcu, all_rcu = sum(wcu.values()), sum(rcu.values())
-    shared_w = Counter({k: v for k, v in wcu.items() if own(k) is None})
-    shared_r = Counter({k: v for k, v in rcu.items() if own(k) is None})
+    shared_w = Counter({k: v for k, v in wcu.items() if own("w", k) is None})
+    shared_r = Counter({k: v for k, v in rcu.items() if own("r", k) is None})
     mix = ", ".join(f"{n} {SHARES[n]:.1%}" for n in names)
     figures.append(Figure("f", "day modelled", f"{DAY:,} operations; {SAMPLE:,} run (1 in {scale:.0f}), "
                           f"{payments} payments", "", None,
@@ -459,10 +460,11 @@ def _run(rng: random.Random, figures: list[Figure]) -> list[Figure]:
             figures.append(Figure("f", f"  shared {kind} #{rank}", f"{where} {partition}", "", None,
                                   f"{float(units / whole):.3%}; limit at "
                                   f"{_limit_rate(units, payments, limit):,.0f} payments/s"))
-        owned = Counter({k: v for k, v in (wcu if unit == "WCU" else rcu).items() if own(k) is not None})
+        kind_of = "w" if unit == "WCU" else "r"
+        owned = Counter({k: v for k, v in (wcu if unit == "WCU" else rcu).items() if own(kind_of, k) is not None})
         if owned:
             (where, partition), units = owned.most_common(1)[0]
-            per_op = float(units) / max(1, owner_ops[own((where, partition))])
+            per_op = float(units) / max(1, owner_ops[own(kind_of, (where, partition))])
             figures.append(Figure("f", f"busiest customer-own partition, {kind}", f"{where} {partition}", "", None,
                                   f"{float(units / whole):.3%}; {per_op:.1f} {unit} per operation of its customer: "
                                   f"{limit / per_op:,.0f} of that customer's operations/s to reach the limit"))

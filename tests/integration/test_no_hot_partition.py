@@ -139,3 +139,19 @@ class TestReadCache:
         quote(BASKET)
         held = {slot[1] for slot in read_cache._items}
         assert held and all("PRODUCT#" in pk for pk in held), held
+
+    def test_a_missing_program_is_remembered_but_a_missing_product_is_asked_for_again(self, aws):
+        """The default program needs no item, so every reward order would read that missing item: its absence
+        is kept (no key of another program exists before the program). A product created elsewhere must be
+        seen at once, so a missing product is read again."""
+        from flexigift.store.table import batch_get
+
+        program = keys.program_key("default")
+        product_guard = keys.unique_key("default", "PRODUCT", "not-yet")
+        aws.operations.clear()
+        assert batch_get([program, product_guard]) == {}
+        assert batch_get([program, product_guard]) == {}
+        assert aws.operations == ["BatchGetItem", "BatchGetItem"]
+        aws.operations.clear()
+        assert batch_get([program]) == {}
+        assert aws.operations == []  # answered from the cache: no request at all

@@ -60,11 +60,16 @@ class ReadCache:
     their natural-id guards (checkout reads them for every quote and payment), programs and catalog items
     (every reward order). A popular product would otherwise be one partition read by every payment of the
     system: with the cache it is read once per environment per period. Only items found are kept (a record
-    created elsewhere is seen at once); a write through this module drops the item it writes, so this
+    created elsewhere is seen at once), except a program's absence (the `default` program needs no item, and
+    every reward order of it would read that missing item): no key of another program exists before its
+    program does, so no environment can have cached its absence. A write through this module drops the
+    item it writes, so this
     environment sees its own changes at once, others within the period (as API Gateway's authorizer cache
     does for a revoked key). Money never comes from here: cards, balances, claims are always read."""
 
     CACHED = re.compile(r"^(P#[^#]+#(UNIQUE#)?PRODUCT#|PROGRAM#|REWARD#\d+$)")
+    ABSENCE_CACHED = re.compile(r"^PROGRAM#")
+    ABSENT: dict[str, Any] = {}   # what is held for an item known to be missing
 
     def __init__(self) -> None:
         self._items: dict[tuple[str, str, str], tuple[float, dict[str, Any]]] = {}
@@ -76,11 +81,18 @@ class ReadCache:
         return (table_name(), pk, sk)
 
     def get(self, key: dict[str, str]) -> dict[str, Any] | None:
+        """The item held (ABSENT: known to be missing), or None when this environment must read it."""
         slot = self._slot(key)
         held = self._items.get(slot) if slot else None
         if held is None or held[0] < time.monotonic():
             return None
-        return copy.deepcopy(held[1])
+        return held[1] if held[1] is self.ABSENT else copy.deepcopy(held[1])
+
+    def keep_absent(self, key: dict[str, str]) -> None:
+        period = get_settings().read_cache_seconds
+        slot = self._slot(key)
+        if slot and period > 0 and self.ABSENCE_CACHED.match(slot[1]):
+            self._items[slot] = (time.monotonic() + period, self.ABSENT)
 
     def keep(self, item: dict[str, Any]) -> None:
         period = get_settings().read_cache_seconds
@@ -109,6 +121,8 @@ def batch_get(item_keys: list[dict[str, str]], consistent: bool = True) -> dict[
     wanted = {}
     for k in item_keys:  # a repeated key is an error for DynamoDB
         held = read_cache.get(k)
+        if held is ReadCache.ABSENT:
+            continue
         if held is not None:
             found[(k["PK"], k["SK"])] = held
         else:
@@ -130,6 +144,9 @@ def batch_get(item_keys: list[dict[str, str]], consistent: bool = True) -> dict[
                 break
         else:
             raise Unprocessed(f"{len(pending[table_name()]['Keys'])} keys were left unprocessed")
+        for key in distinct[start:start + BATCH_GET_LIMIT]:
+            if (key["PK"], key["SK"]) not in found:
+                read_cache.keep_absent(key)
     return found
 
 
