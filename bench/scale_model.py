@@ -15,9 +15,12 @@ none, is shared and grows with the system's rate. The payment rate at which a pa
 computed for the shared ones; for a customer's own partitions the figure is how many of that customer's own
 operations per second would take it there.
 
-Partitions named by time (the authorizations' expiry minute, `HOLDS#<minute>#<shard>`) are counted by shard
-across minutes: in a day every minute's partitions take one minute's authorizations, and the rate at which
-they fill is that of all of them (the run lasts a few minutes, not a day).
+Partitions named by time (the authorizations' expiry minute, `HOLDS#<minute>#<shard>`): the run lasts minutes,
+not a day, so its few authorizations say little about one shard. At any moment the partitions taking writes
+are those of the minute a week ahead: the entries of the authorizations made now, spread over the shards by a
+hash of the payment id. So the index entries put there are counted together and divided by the shards
+(`HOLDS#<minute>#<any shard>`); an entry's removal (capture, void, expiry) lands in the partition of its own
+expiry minute, whose entries were put a week before, and is counted apart the same way.
 """
 
 from __future__ import annotations
@@ -73,6 +76,7 @@ DYNAMODB_LATENCY_MS = {"GetItem": 4, "Query": 5, "UpdateItem": 6, "PutItem": 6, 
 ADMIN = {"principalId": "key_bench", "key_id": "key_bench", "scopes": "admin", "program_id": "default",
          "issuer": "", "operator": "false"}
 HOLDS = re.compile(r"^HOLDS#[^#]+#(\d+)$")
+HOLDS_SPREAD = "HOLDS#<minute>#<any shard>"
 
 
 @dataclass
@@ -149,6 +153,9 @@ class Recorder:
                     continue
                 after = self._stored(key)
                 for where, part, units in write_costs(before, after, self.indexes, transactional):
+                    if HOLDS.match(part):  # see the module's docstring: spread over the shards
+                        put = bool(after) and after.get(f"{where}PK", {}).get("S") == part
+                        part = HOLDS_SPREAD + ("" if put else ", removals")
                     self.usage.wcu[(where, part)] += units
                     self._touch("w", where, part)
         elif name == "GetItem" and not failed:
@@ -350,10 +357,14 @@ def _limit_rate(units: Decimal | int, payments: int, limit: int) -> float:
 
 
 def _fold_time(counter: Counter) -> Counter:
+    from flexigift.store import keys
+
     folded: Counter = Counter()
     for (where, partition), units in counter.items():
-        match = HOLDS.match(partition)
-        folded[(where, f"HOLDS#<minute>#{match.group(1)}" if match else partition)] += units
+        if partition.startswith(HOLDS_SPREAD):
+            folded[(where, partition)] += Decimal(units) / keys.HOLD_SHARDS
+        else:
+            folded[(where, partition)] += units
     return folded
 
 
@@ -427,8 +438,7 @@ def _run(rng: random.Random, figures: list[Figure]) -> list[Figure]:
     payments = sum(done[n] for n in PAYMENTS)
     owners: dict[tuple[str, str, str], set[str | None]] = defaultdict(set)
     for (kind, where, partition), seen in recorder.owners.items():
-        match = HOLDS.match(partition)
-        owners[(kind, where, f"HOLDS#<minute>#{match.group(1)}" if match else partition)] |= seen
+        owners[(kind, where, partition)] |= seen
     wcu, rcu = _fold_time(total.wcu), _fold_time(total.rcu)
 
     def own(kind: str, key: tuple[str, str]) -> str | None:
