@@ -49,7 +49,7 @@ PATTERN_MINIMUM: dict[str, tuple[int, str]] = {
     "list_gift_cards": (2, "?user_id= (the bench's filter): 1 Query (keys only) + 1 BatchGetItem; no filter 17"),
     "list_products": (17, "?eligible_issuer= (the bench's filter): its 16 shards' Query + 1 BatchGetItem"),
     "list_api_keys": (17, "16 shards' Query (keys only) + 1 BatchGetItem of the page"),
-    "list_reward_orders": (17, "16 shards' Query (keys only) + 1 BatchGetItem of the page"),
+    "list_reward_orders": (65, "64 shards' Query (keys only) + 1 BatchGetItem of the page"),
 }
 
 

@@ -54,7 +54,8 @@ def counter_key(program_id: str, kind: str) -> dict[str, str]:
     return {"PK": f"{tenant(program_id)}COUNTER#{kind}", "SK": "COUNTER"}
 
 
-LIST_SHARDS = 16   # index partitions of one listing (a type, an issuer's cards or products, orders, API keys)
+LIST_SHARDS = 16   # index partitions of one listing (a type, an issuer's cards or products, API keys)
+ORDER_SHARDS = 64  # a program's reward orders: every order writes the listing (bench f: 16 were too few)
 
 
 def shard_of_id(numeric_id: int) -> int:
@@ -63,15 +64,15 @@ def shard_of_id(numeric_id: int) -> int:
     return int(numeric_id) % LIST_SHARDS
 
 
-def shard_of_text(text: str) -> int:
+def shard_of_text(text: str, shards: int = LIST_SHARDS) -> int:
     """The listing shard of a record named by a string id (an order, an API key): stable, spread evenly."""
-    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "big") % LIST_SHARDS
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "big") % shards
 
 
-def sharded(listing: str, shard: int) -> str:
+def sharded(listing: str, shard: int, shards: int = LIST_SHARDS) -> str:
     """One shard of a listing's partition: `P#default#CARD#3`. The shard follows the last '#', so no
     listing's shard is another listing's (an issuer named `kohls#3` has `...#kohls#3#<n>`)."""
-    if not 0 <= shard < LIST_SHARDS:
+    if not 0 <= shard < shards:
         raise ValueError("shard out of range")
     return f"{listing}#{shard}"
 

@@ -39,6 +39,7 @@ class Listing:
     name: str                   # the partition value, or the shards' common prefix
     sharded: bool
     forward: bool = True        # ascending sort key (False: newest first)
+    shards: int = keys.LIST_SHARDS
 
     @property
     def pk_name(self) -> str:
@@ -51,7 +52,7 @@ class Listing:
     def partitions(self) -> list[str]:
         if not self.sharded:
             return [self.name]
-        return [keys.sharded(self.name, shard) for shard in range(keys.LIST_SHARDS)]
+        return [keys.sharded(self.name, shard, self.shards) for shard in range(self.shards)]
 
 
 def encode_cursor(listing: Listing, after: str) -> str:

@@ -162,7 +162,8 @@ def tx_insert_order(tx: Transaction, record: dict[str, Any]) -> None:
     """A new order (label 'order'); its id is new, so the condition only guards against a collision."""
     program_id, order_id = record["program_id"], record["order_id"]
     item = {**record, **keys.reward_order_key(program_id, order_id), "type": keys.REWARD_ORDER_TYPE,
-            "GSI1PK": keys.sharded(keys.reward_orders_partition(program_id), keys.shard_of_text(order_id)),
+            "GSI1PK": keys.sharded(keys.reward_orders_partition(program_id),
+                                   keys.shard_of_text(order_id, keys.ORDER_SHARDS), keys.ORDER_SHARDS),
             "GSI1SK": keys.reward_order_sort(record["created_at"], order_id)}
     tx.put("order", item, condition="attribute_not_exists(PK)")
 
@@ -196,7 +197,8 @@ def get_order(program_id: str, order_id: str) -> dict[str, Any] | None:
 
 
 def orders_listing(program_id: str) -> Listing:
-    return Listing("GSI1", keys.reward_orders_partition(program_id), sharded=True, forward=False)
+    return Listing("GSI1", keys.reward_orders_partition(program_id), sharded=True, forward=False,
+                   shards=keys.ORDER_SHARDS)
 
 
 def list_orders(program_id: str, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
