@@ -478,6 +478,12 @@ def _run(rng: random.Random, figures: list[Figure]) -> list[Figure]:
             figures.append(Figure("f", f"busiest customer-own partition, {kind}", f"{where} {partition}", "", None,
                                   f"{float(units / whole):.3%}; {per_op:.1f} {unit} per operation of its customer: "
                                   f"{limit / per_op:,.0f} of that customer's operations/s to reach the limit"))
+    orders = SHARES["reward order (code)"] + SHARES["reward order (into wallet)"]
+    per_item = SHARES["list reward orders"] * 50 / orders  # listings per order x page size: reads while newest
+    figures.append(Figure("f", "  a newest-first listing's records at scale", f"{per_item:.0f} RCU/s per order",
+                          "", None, "the run's few orders are each read by most listings (the reads above); at "
+                          "scale an order is among the newest 50 for 50 / (orders a second) s, so each is read "
+                          "(listings/s) x that = this, at any payment rate"))
     figures += _cached_reads(per_op_usage, done, handler_seconds, dynamodb_seconds, payments)
     figures += _costs(per_op_usage, done, handler_seconds, dynamodb_seconds, payments, scale)
     return figures
