@@ -23,8 +23,9 @@ SECTIONS = {
     "c": "warm handler latency vs the same DynamoDB calls made with raw boto3",
     "d": "local stack throughput and latency, 8 concurrent clients",
     "e": "catalog refresh of 10,000 items, then the same feed again",
-    "f": "local stack restart holding 10,000 users (after kill -9, after a clean stop)",
-    "g": "local stack: 400 payments on 8 cards, latency and memory flat as data grows",
+    "f": "scale model: a day of 1,000,000 mixed operations, capacity units per partition key",
+    "g": "local stack restart holding 10,000 users (after kill -9, after a clean stop)",
+    "h": "local stack: 400 payments on 8 cards, latency and memory flat as data grows",
 }
 
 
@@ -48,7 +49,11 @@ def _run_section(key: str) -> tuple[list[Figure], list[str]]:
         from bench import local_stack
 
         return local_stack.run(), []
-    if key in ("f", "g"):
+    if key == "f":
+        from bench import scale_model
+
+        return scale_model.run(), []
+    if key in ("g", "h"):
         from bench import durable_stack
 
         return durable_stack.run(key), []
@@ -81,14 +86,17 @@ def main(argv: list[str]) -> int:
         f"Flexigift benchmarks ({'make bench' if len(selected) == len(SECTIONS) else 'python -m bench ' + ' '.join(selected)})",
         f"run at {datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC} on {platform.machine()}, {os.cpu_count()} CPUs, "
         f"Python {platform.python_version()}; took {time.perf_counter() - started:.0f} s",
-        "a: POWERTOOLS_TRACE_DISABLED=true for every handler (one extra row with tracing on, as deployed);",
+        "a: POWERTOOLS_TRACE_DISABLED=true for every handler (one extra row with tracing on, as deployed), and",
+        "   AWS_LAMBDA_FUNCTION_NAME set, as Lambda sets it (the handler warms its clients during init);",
         "   times are measured inside a fresh interpreter, around the handler module's import (its init);",
-        "   the '+ first request' rows add the first request (the handler's client is created in it) against",
+        "   the '+ first request' rows add the first request (the client was created and warmed in init) against",
         "   moto's server on loopback, beside the baseline's init plus one GetItem of the same item.",
         "b: each route called once with events/<module>.json against moto in process; target = the access",
         "   pattern's minimum (1 request for a read, 1 write for a write, +1 UpdateItem for an integer id;",
         "   where the pattern must read first, the minimum stated beside it with its reason).",
-        "c, e: moto in process; d, f, g: the local stack (moto server on loopback, handler worker processes).",
+        "c, e: moto in process; d, g, h: the local stack (moto server on loopback, handler worker processes).",
+        "f: moto in process; capacity units from the items moto holds before and after each request (see",
+        "   bench/scale_model.py for the sampling, the population and the prices).",
         "",
     ]
     text = "\n".join(header) + format_table(figures) + "\n" + ("\n" + "\n".join(notes) + "\n" if notes else "")

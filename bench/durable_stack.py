@@ -109,7 +109,7 @@ def restart(workdir: Path) -> list[Figure]:
             sample = random.sample(range(first["id"], first["id"] + USERS), 20)  # noqa: S311 - a sample, not a secret
             found = sum(requests.get(f"{url}/users/{n}", headers=headers, timeout=30).status_code == 200
                         for n in sample)
-            figures.append(Figure("f", f"restart after {how} holding {USERS:,} users: ready in",
+            figures.append(Figure("g", f"restart after {how} holding {USERS:,} users: ready in",
                                   f"{elapsed:.1f} s", "< 15 s", elapsed < 15 and found == len(sample),
                                   f"{found}/{len(sample)} sampled users read back"))
         return figures
@@ -148,9 +148,9 @@ def flat_payments(workdir: Path) -> list[Figure]:
         first, last = median(latencies[:WINDOW]), median(latencies[-WINDOW:])
         growth = memory_after - memory_before
         return [
-            Figure("g", f"{PAYMENTS} payments on {CARDS} cards: median of the last {WINDOW} / first {WINDOW}",
+            Figure("h", f"{PAYMENTS} payments on {CARDS} cards: median of the last {WINDOW} / first {WINDOW}",
                    f"{last / first:.2f}x ({ms(last)} / {ms(first)})", "<= 1.5x", last / first <= 1.5),
-            Figure("g", f"stack memory (process + workers) over {PAYMENTS} payments",
+            Figure("h", f"stack memory (process + workers) over {PAYMENTS} payments",
                    f"+{growth:.0f} MiB ({memory_before:.0f} -> {memory_after:.0f} MiB)", "< 300 MiB", growth < 300),
         ]
     finally:
@@ -159,4 +159,4 @@ def flat_payments(workdir: Path) -> list[Figure]:
 
 def run(section: str) -> list[Figure]:
     with tempfile.TemporaryDirectory(prefix="flexigift-bench-") as tmp:
-        return restart(Path(tmp)) if section == "f" else flat_payments(Path(tmp))
+        return restart(Path(tmp)) if section == "g" else flat_payments(Path(tmp))

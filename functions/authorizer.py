@@ -8,8 +8,12 @@ from typing import Any
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from flexigift.aws import register_restore_hook, warm
 from flexigift.logic.api_keys import authenticate
 from flexigift.observability import logger
+
+warm("dynamodb")  # in Lambda only: the clients this function uses, created during init
+register_restore_hook()
 
 
 def _header(event: dict[str, Any], name: str) -> str | None:

@@ -21,4 +21,4 @@ def handle(body: Annotated[OrderRequest, Body()]):
     return json_response(app, 201, answer.to_json(), headers=headers)
 
 
-handler = lambda_entry(app)
+handler = lambda_entry(app, clients=("dynamodb", "kms"))

@@ -7,8 +7,12 @@ from typing import Any
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
+from flexigift.aws import register_restore_hook, warm
 from flexigift.logic.deliver_orders import deliver, parse_message
 from flexigift.observability import logger, metrics, tracer
+
+warm("dynamodb", "kms", "sesv2")  # in Lambda only: the clients this function uses, created during init
+register_restore_hook()
 
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 

@@ -5,8 +5,12 @@ from typing import Any
 
 from aws_lambda_powertools.logging import correlation_paths
 
+from flexigift.aws import register_restore_hook, warm
 from flexigift.logic.expire_authorizations import sweep
 from flexigift.observability import logger, metrics, tracer
+
+warm("dynamodb")  # in Lambda only: the clients this function uses, created during init
+register_restore_hook()
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE, clear_state=True)

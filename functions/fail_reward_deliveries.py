@@ -8,8 +8,12 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from pydantic import ValidationError
 
+from flexigift.aws import register_restore_hook, warm
 from flexigift.logic.deliver_orders import give_up, parse_message
 from flexigift.observability import logger, metrics, tracer
+
+warm("dynamodb")  # in Lambda only: the clients this function uses, created during init
+register_restore_hook()
 
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 

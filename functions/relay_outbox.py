@@ -8,8 +8,12 @@ from typing import Any
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 
+from flexigift.aws import register_restore_hook, warm
 from flexigift.delivery.outbox import relay
 from flexigift.observability import logger, metrics, tracer
+
+warm("sqs")  # in Lambda only: the clients this function uses, created during init
+register_restore_hook()
 
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False)
 

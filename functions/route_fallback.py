@@ -25,4 +25,4 @@ def fallback(_exc: Exception) -> Any:
     return error_response(app, 404, "not_found", f"No route for {event.get('httpMethod')} {event.get('path')}")
 
 
-handler = lambda_entry(app)
+handler = lambda_entry(app, clients=())

@@ -155,13 +155,13 @@ def authorizers() -> dict[str, Authorizer]:
         auth = api.get("Properties", {}).get("Auth", {}) or {}
         for name, spec in (auth.get("Authorizers") or {}).items():
             arn = spec.get("FunctionArn", {})
-            if "Fn::GetAtt" not in arn:
+            if _function_of(arn) is None:
                 continue
             payload = str(spec.get("FunctionPayloadType", "TOKEN")).upper()
             identity = spec.get("Identity") or {}
             headers = tuple(identity.get("Headers") or ([] if payload == "REQUEST" else
                                                         [identity.get("Header", "Authorization")]))
-            found[name] = Authorizer(name, arn["Fn::GetAtt"][0], payload, headers)
+            found[name] = Authorizer(name, str(_function_of(arn)), payload, headers)
     return found
 
 
@@ -173,14 +173,28 @@ def gateway_responses() -> dict[str, dict[str, Any]]:
     return found
 
 
+def _function_of(arn: Any) -> str | None:
+    """The function an authorizer's FunctionArn names: `!GetAtt Fn.Arn`, or `!Ref Fn.Alias` (SAM's reference
+    to the function's AutoPublishAlias)."""
+    if not isinstance(arn, dict):
+        return None
+    if "Fn::GetAtt" in arn:
+        return str(arn["Fn::GetAtt"][0])
+    ref = arn.get("Ref")
+    if isinstance(ref, str) and ref.endswith(".Alias"):
+        return ref.removesuffix(".Alias")
+    return None
+
+
 def authorizer_function() -> str:
     """Logical id of the API's default REQUEST authorizer function."""
     for resource in resources("AWS::Serverless::Api").values():
         auth = resource.get("Properties", {}).get("Auth", {})
         default = auth.get("DefaultAuthorizer")
         if default:
-            arn = auth["Authorizers"][default]["FunctionArn"]
-            return arn["Fn::GetAtt"][0]
+            function = _function_of(auth["Authorizers"][default]["FunctionArn"])
+            if function is not None:
+                return function
     raise LookupError("template.yaml declares no default authorizer")
 
 

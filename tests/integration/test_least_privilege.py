@@ -25,6 +25,7 @@ from typing import Any
 
 import pytest
 
+from flexigift.store.table import id_blocks, read_cache
 from local import template
 from tests.integration.conftest import TABLE
 from tests.support import FakeContext, api_event, call, function_for_module, handler, load_event
@@ -247,6 +248,8 @@ class Driver:
     def run(self, module: str, action: Any) -> Any:
         self.recorder.current = function_for_module(module).logical_id
         self.recorder.invoked.add(self.recorder.current)
+        id_blocks.forget()  # each function runs in its own execution environment, with its own id blocks
+        read_cache.forget()  # and its own read cache
         try:
             return action()
         finally:

@@ -115,22 +115,24 @@ def test_a_numeric_id_beyond_what_json_clients_hold_is_a_404(aws) -> None:
 
 # --- cursors -------------------------------------------------------------------------------------
 
-# Each paged listing's partition (the caller's) and the key attributes of its cursor
+# Each paged listing's partition (the caller's) and the key attributes of its cursor. The sharded listings
+# (store.listing) name the listing and a position: {"listing", "index", "after"}.
 CARD = 1
 PAGED = {
-    "list_users": ("GSI1PK", keys.index_partition(PROGRAM, "USER", None, None), ("PK", "SK", "GSI1PK", "GSI1SK")),
-    "list_gift_cards": ("GSI1PK", keys.index_partition(PROGRAM, "CARD", None, None), ("PK", "SK", "GSI1PK", "GSI1SK")),
-    "list_products": ("GSI1PK", keys.index_partition(PROGRAM, "PRODUCT", None, None), ("PK", "SK", "GSI1PK", "GSI1SK")),
-    "list_api_keys": ("GSI1PK", keys.api_keys_partition(PROGRAM), ("PK", "SK", "GSI1PK", "GSI1SK")),
-    "list_reward_orders": ("GSI1PK", keys.reward_orders_partition(PROGRAM), ("PK", "SK", "GSI1PK", "GSI1SK")),
+    "list_users": ("listing", keys.index_partition(PROGRAM, "USER", None, None), ("listing", "index", "after")),
+    "list_gift_cards": ("listing", keys.index_partition(PROGRAM, "CARD", None, None), ("listing", "index", "after")),
+    "list_products": ("listing", keys.index_partition(PROGRAM, "PRODUCT", None, None), ("listing", "index", "after")),
+    "list_api_keys": ("listing", keys.api_keys_partition(PROGRAM), ("listing", "index", "after")),
+    "list_reward_orders": ("listing", keys.reward_orders_partition(PROGRAM), ("listing", "index", "after")),
     "list_gift_card_activities": ("PK", keys.activity_key(PROGRAM, CARD, 0)["PK"], ("PK", "SK")),
 }
 
 
 def _well_formed(module: str) -> dict[str, str]:
     pk_name, partition, names = PAGED[module]
-    key = {name: f"{keys.ACTIVITY_PREFIX}000000000007" if name == "SK" and pk_name == "PK" else f"X#{name}"
-           for name in names}
+    if pk_name == "listing":
+        return {"listing": partition, "index": "GSI1", "after": "000000000007"}
+    key = {name: f"{keys.ACTIVITY_PREFIX}000000000007" if name == "SK" else f"X#{name}" for name in names}
     key[pk_name] = partition
     return key
 
@@ -143,9 +145,9 @@ def _forgeries(module: str) -> dict[str, str]:
     good = _well_formed(module)
     pk_name = PAGED[module][0]
     other_program = {**good, pk_name: good[pk_name].replace(f"P#{PROGRAM}#", "P#acme#", 1)}
-    other_index = ({k.replace("GSI1", "GSI2"): v for k, v in good.items()} if "GSI1PK" in good
+    other_index = ({**good, "index": "GSI2"} if "index" in good
                    else {**good, "GSI1PK": good["PK"], "GSI1SK": good["SK"]})
-    first_sort = next(k for k in good if k.endswith("SK"))
+    first_sort = "after" if "after" in good else next(k for k in good if k.endswith("SK"))
     return {
         "not base64": "!!!not-base64!!!",
         "base64 of no JSON": _b64(b"\xff\xfe not json"),

@@ -19,6 +19,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.logging import correlation_paths
 
 from flexigift import jsonio
+from flexigift.aws import register_restore_hook, warm
 from flexigift.errors import (
     FlexigiftError,
     InvalidCursor,
@@ -83,8 +84,12 @@ def create_resolver(scope: str | tuple[str, ...] | None = None) -> APIGatewayRes
     return app
 
 
-def lambda_entry(app: APIGatewayRestResolver) -> Callable[[dict, Any], dict]:
-    """The Lambda handler of an HTTP function: logger (request id as correlation id), metrics, tracer."""
+def lambda_entry(app: APIGatewayRestResolver, clients: tuple[str, ...] = ("dynamodb",)) -> Callable[[dict, Any], dict]:
+    """The Lambda handler of an HTTP function: logger (request id as correlation id), metrics, tracer. Called
+    at import, so in Lambda it also warms the function's `clients` during init (flexigift.aws.warm) and
+    registers SnapStart's after-restore hook."""
+    warm(*clients)
+    register_restore_hook()
 
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
     @metrics.log_metrics

@@ -33,6 +33,8 @@ class Settings(BaseModel):
     webhook_secrets_key_id: str = ""      # KMS key (id, ARN or alias) that seals endpoints' signing secrets
     webhook_allow_loopback: bool = False  # local stack only: http:// endpoints on 127.0.0.1
     webhook_retry_scale: float = 1.0      # local stack: < 1 compresses the retry schedule (1/60: minutes -> seconds)
+    # read-mostly items (products, programs, catalog items) kept per execution environment (store.table)
+    read_cache_seconds: float = 0
 
 
 @lru_cache(maxsize=1)
@@ -53,4 +55,5 @@ def get_settings() -> Settings:
         webhook_secrets_key_id=env.get("WEBHOOK_SECRETS_KEY_ID", ""),
         webhook_allow_loopback=env.get("FLEXIGIFT_WEBHOOK_ALLOW_LOOPBACK", "") == "1",
         webhook_retry_scale=float(env.get("FLEXIGIFT_WEBHOOK_RETRY_SCALE") or 1.0),
+        read_cache_seconds=float(env.get("READ_CACHE_SECONDS") or 0),
     )

@@ -17,8 +17,7 @@ from flexigift.errors import Conflict, Forbidden, NotFound, field_error
 from flexigift.models.api_keys import SCOPES, ApiKey, ApiKeyCreate, IssuedApiKey, Program, ProgramCreate
 from flexigift.observability import logger
 from flexigift.store import api_keys as store
-from flexigift.store import keys, wallet
-from flexigift.store.wallet import decode_cursor, encode_cursor
+from flexigift.store import wallet
 
 KEY_PREFIX = "fgk_"
 DEFAULT_PROGRAM = "default"
@@ -98,10 +97,8 @@ def revoke_key(who: Caller, key_id: str) -> ApiKey:
 
 
 def list_keys(who: Caller, limit: int, cursor: str | None) -> tuple[list[ApiKey], str | None]:
-    partition = keys.api_keys_partition(who.program_id)
-    start = decode_cursor(cursor, {"PK", "SK", "GSI1PK", "GSI1SK"}, ("GSI1PK", partition)) if cursor else None
-    items, last = store.list_page(who.program_id, limit, start)
-    return [ApiKey(**i) for i in items], (encode_cursor(last) if last else None)
+    items, next_cursor = store.list_page(who.program_id, limit, cursor)
+    return [ApiKey(**i) for i in items], next_cursor
 
 
 def create_program(who: Caller, body: ProgramCreate) -> Program:

@@ -9,9 +9,7 @@ from typing import Any
 from flexigift.api import Caller
 from flexigift.errors import NotFound
 from flexigift.models.rewards import AddressChange, Order
-from flexigift.store import keys
 from flexigift.store import rewards as store
-from flexigift.store.wallet import decode_cursor, encode_cursor
 
 ORDER_ID = re.compile(r"^ro_[0-9a-f]{20}$")
 
@@ -44,7 +42,5 @@ def get_order(order_id: str, who: Caller) -> Order:
 
 def list_orders(who: Caller, limit: int, cursor: str | None) -> tuple[list[Order], str | None]:
     """A page of the program's orders, newest first."""
-    partition = keys.reward_orders_partition(who.program_id)
-    start = decode_cursor(cursor, {"PK", "SK", "GSI1PK", "GSI1SK"}, ("GSI1PK", partition)) if cursor else None
-    records, last = store.list_orders(who.program_id, limit, start)
-    return [public_order(r) for r in records], (encode_cursor(last) if last else None)
+    records, next_cursor = store.list_orders(who.program_id, limit, cursor)
+    return [public_order(r) for r in records], next_cursor

@@ -8,13 +8,14 @@ from __future__ import annotations
 from typing import Any
 
 from flexigift.store import keys
+from flexigift.store.listing import Listing, page
 from flexigift.store.table import (
     ConditionFailed,
-    Query,
     Transaction,
     TransactionCancelled,
+    batch_get,
+    found_in,
     get_item,
-    query_page,
     update_item,
 )
 
@@ -31,7 +32,7 @@ def insert(key_hash: str, record: dict[str, Any]) -> bool:
     tx = Transaction()
     program_id = record["program_id"]
     tx.put("key", {**keys.api_key_key(key_hash), "type": "APIKEY", **record,
-                   "GSI1PK": keys.api_keys_partition(program_id),
+                   "GSI1PK": keys.sharded(keys.api_keys_partition(program_id), keys.shard_of_text(record["key_id"])),
                    "GSI1SK": f"{record['created_at']}#{record['key_id']}"}, condition="attribute_not_exists(PK)")
     tx.put("pointer", {**keys.api_key_pointer_key(program_id, record["key_id"]), "type": "APIKEYID",
                        "key_hash": key_hash}, condition="attribute_not_exists(PK)")
@@ -63,11 +64,12 @@ def revoke(program_id: str, key_id: str, revoked_at: str) -> dict[str, Any] | No
     return _public(item)
 
 
-def list_page(program_id: str, limit: int,
-              start: dict[str, Any] | None) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-    items, last = query_page(Query(index="GSI1", pk_name="GSI1PK", pk_value=keys.api_keys_partition(program_id),
-                                   limit=limit, start_key=start))
-    return [_public(i) for i in items], last
+def list_page(program_id: str, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
+    """A page of the program's keys, oldest first: the keys from the sharded listing, then the key items in one
+    consistent BatchGetItem (GSI1 holds no key fields)."""
+    index_items, next_cursor = page(Listing("GSI1", keys.api_keys_partition(program_id), sharded=True), limit, cursor)
+    found = batch_get([{"PK": i["PK"], "SK": i["SK"]} for i in index_items]) if index_items else {}
+    return [_public(item) for i in index_items if (item := found_in(found, i)) is not None], next_cursor
 
 
 # --- programs ------------------------------------------------------------------------------------

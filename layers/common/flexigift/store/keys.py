@@ -8,14 +8,21 @@ platform items are global: API keys by hash (the authorizer finds the program fr
 supplier's rewards catalog. A program_id never contains '#' (models.common.Identifier), so no program's
 prefix is the prefix of another's.
 
-Base table: PK / SK. Indexes (all project ALL attributes):
-  GSI1  by type, ordered by numeric id     (list a collection)
+Base table: PK / SK. Indexes (each projects only what its queries read: template.yaml, Projection):
+  GSI1  by type, ordered by numeric id     (list a collection; sharded LIST_SHARDS ways)
   GSI2  by natural key                     (users?user_id=, gift_cards?card_id=, products?product_id=)
   GSI3  by first secondary attribute       (users?amazon_id=, gift_cards?user_id=, products?eligible_issuer=)
   GSI4  by second secondary attribute      (users?email=, gift_cards?issuer=)
+
+No index partition is shared by every request of a kind: a listing that every create of a program writes
+(the type listing, an issuer's cards or products, a program's reward orders and API keys) is spread over
+LIST_SHARDS partitions `<listing>#<shard>` (the shard from the item's id), and its pages merge the shards in
+sort-key order (store.listing).
 """
 
 from __future__ import annotations
+
+import hashlib
 
 INDEXES = ("GSI1", "GSI2", "GSI3", "GSI4")
 TTL_ATTRIBUTE = "expires_at"
@@ -43,15 +50,45 @@ def unique_key(program_id: str, kind: str, natural_id: str) -> dict[str, str]:
 
 
 def counter_key(program_id: str, kind: str) -> dict[str, str]:
+    """The id counter of a kind in a program: each write reserves a block of ids (store.table.IdBlocks)."""
     return {"PK": f"{tenant(program_id)}COUNTER#{kind}", "SK": "COUNTER"}
 
 
+LIST_SHARDS = 16   # index partitions of one listing (a type, an issuer's cards or products, API keys)
+ORDER_SHARDS = 64  # a program's reward orders: every order writes the listing (bench f: 16 were too few)
+
+
+def shard_of_id(numeric_id: int) -> int:
+    """The listing shard of a record with a numeric id: ids come in blocks per execution environment, so
+    consecutive creates land on consecutive shards."""
+    return int(numeric_id) % LIST_SHARDS
+
+
+def shard_of_text(text: str, shards: int = LIST_SHARDS) -> int:
+    """The listing shard of a record named by a string id (an order, an API key): stable, spread evenly."""
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "big") % shards
+
+
+def sharded(listing: str, shard: int, shards: int = LIST_SHARDS) -> str:
+    """One shard of a listing's partition: `P#default#CARD#3`. The shard follows the last '#', so no
+    listing's shard is another listing's (an issuer named `kohls#3` has `...#kohls#3#<n>`)."""
+    if not 0 <= shard < shards:
+        raise ValueError("shard out of range")
+    return f"{listing}#{shard}"
+
+
 def index_partition(program_id: str, kind: str, attribute: str | None, value: str | None) -> str:
-    """Partition value of a GSI: `P#default#USER` for the type listing, `P#default#USER#amazon_id#amz3456`
-    for a lookup."""
+    """A listing of a GSI (unsharded name): `P#default#USER` for the type listing,
+    `P#default#USER#amazon_id#amz3456` for a lookup. Listings in SHARDED_LOOKUPS (and every type listing)
+    are stored as its shards (`sharded`)."""
     if attribute is None:
         return f"{tenant(program_id)}{kind}"
     return f"{tenant(program_id)}{kind}#{attribute}#{value}"
+
+
+# Lookups whose value many records share (an issuer has millions of cards): sharded like the type listing.
+# The others name one record (card_id, email) or one user's few cards (user_id): one partition each.
+SHARDED_LOOKUPS = frozenset({("CARD", "issuer"), ("PRODUCT", "eligible_issuer")})
 
 
 def api_key_key(key_hash: str) -> dict[str, str]:
@@ -65,7 +102,7 @@ def api_key_pointer_key(program_id: str, key_id: str) -> dict[str, str]:
 
 
 def api_keys_partition(program_id: str) -> str:
-    """GSI1PK of a program's API keys (listing)."""
+    """The listing of a program's API keys (GSI1, sharded by key id)."""
     return f"{tenant(program_id)}APIKEY"
 
 
@@ -100,7 +137,7 @@ def amazon_key(program_id: str, amazon_id: str) -> dict[str, str]:
 
 # --- authorizations: holds that expire -------------------------------------------------------------
 
-HOLD_SHARDS = 8            # index partitions per expiry minute (spreads a busy minute's writes)
+HOLD_SHARDS = 32           # index partitions per expiry minute (a busy minute's authorizations, < 1,000 WCU/s each)
 HOLDS_PREFIX = "HOLDS#"    # GSI1PK of an authorized payment: the only cross-program index partition
 HOLD_SWEEP = "SWEEP#authorizations"
 
@@ -159,7 +196,8 @@ def reward_order_key(program_id: str, order_id: str) -> dict[str, str]:
 
 
 def reward_orders_partition(program_id: str) -> str:
-    """GSI1PK of an order: the orders of one program, sorted by GSI1SK = <created_at>#<order_id>."""
+    """The listing of a program's orders (GSI1, sharded by order id), sorted by GSI1SK =
+    <created_at>#<order_id>."""
     return f"{tenant(program_id)}{REWARD_ORDER_TYPE}"
 
 

@@ -23,6 +23,7 @@ from botocore.exceptions import ClientError
 
 from flexigift.aws import dynamodb
 from flexigift.store import keys
+from flexigift.store.listing import Listing, page
 from flexigift.store.table import (
     Query,
     Transaction,
@@ -30,6 +31,7 @@ from flexigift.store.table import (
     found_in,
     get_item,
     query_page,
+    read_cache,
     table_name,
     to_attr,
     values,
@@ -44,6 +46,7 @@ def _record(item: dict[str, Any]) -> dict[str, Any]:
 
 def _conditional(call: Any, **kwargs: Any) -> bool:
     """Run a conditional write; False when its condition failed, any other error propagates."""
+    read_cache.drop(kwargs.get("Key") or kwargs.get("Item") or {})
     try:
         call(TableName=table_name(), **kwargs)
     except ClientError as exc:
@@ -130,6 +133,7 @@ def get_program(program_id: str) -> dict[str, Any] | None:
 def put_program(program_id: str, delivery_methods: list[int], updated_at: str) -> None:
     item = {**keys.program_key(program_id), "type": "PROGRAM", "program_id": program_id,
             "delivery_methods": sorted(set(delivery_methods)), "updated_at": updated_at}
+    read_cache.drop(item)
     dynamodb().put_item(TableName=table_name(), Item=to_attr(item))
 
 
@@ -158,7 +162,8 @@ def tx_insert_order(tx: Transaction, record: dict[str, Any]) -> None:
     """A new order (label 'order'); its id is new, so the condition only guards against a collision."""
     program_id, order_id = record["program_id"], record["order_id"]
     item = {**record, **keys.reward_order_key(program_id, order_id), "type": keys.REWARD_ORDER_TYPE,
-            "GSI1PK": keys.reward_orders_partition(program_id),
+            "GSI1PK": keys.sharded(keys.reward_orders_partition(program_id),
+                                   keys.shard_of_text(order_id, keys.ORDER_SHARDS), keys.ORDER_SHARDS),
             "GSI1SK": keys.reward_order_sort(record["created_at"], order_id)}
     tx.put("order", item, condition="attribute_not_exists(PK)")
 
@@ -191,12 +196,18 @@ def get_order(program_id: str, order_id: str) -> dict[str, Any] | None:
     return order_record(get_item(keys.reward_order_key(program_id, order_id)))
 
 
-def list_orders(program_id: str, limit: int,
-                start: dict[str, Any] | None) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-    """A page of a program's orders, newest first."""
-    items, last = query_page(Query(index="GSI1", pk_name="GSI1PK", pk_value=keys.reward_orders_partition(program_id),
-                                   limit=limit, start_key=start, forward=False))
-    return [_record(i) for i in items], last
+def orders_listing(program_id: str) -> Listing:
+    return Listing("GSI1", keys.reward_orders_partition(program_id), sharded=True, forward=False,
+                   shards=keys.ORDER_SHARDS)
+
+
+def list_orders(program_id: str, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
+    """A page of a program's orders, newest first: the keys from the sharded listing (GSI1 holds no order
+    fields), then the orders in one consistent BatchGetItem."""
+    index_items, next_cursor = page(orders_listing(program_id), limit, cursor)
+    found = batch_get([{"PK": i["PK"], "SK": i["SK"]} for i in index_items]) if index_items else {}
+    records = [order_record(found_in(found, i)) for i in index_items]
+    return [r for r in records if r is not None], next_cursor
 
 
 def claim_delivery(program_id: str, order_id: str, delivery_round: int, now: str) -> bool:

@@ -5,9 +5,11 @@ Items cross this module as plain dicts whose numbers are Decimal, never float.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import random
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -53,12 +55,79 @@ class Unprocessed(Exception):
     """DynamoDB kept leaving keys of a BatchGetItem unprocessed (throttled) after every retry."""
 
 
+class ReadCache:
+    """Read-mostly items kept per execution environment for `read_cache_seconds` (settings): products and
+    their natural-id guards (checkout reads them for every quote and payment), programs and catalog items
+    (every reward order). A popular product would otherwise be one partition read by every payment of the
+    system: with the cache it is read once per environment per period. Only items found are kept (a record
+    created elsewhere is seen at once), except a program's absence (the `default` program needs no item, and
+    every reward order of it would read that missing item): no key of another program exists before its
+    program does, so no environment can have cached its absence. A write through this module drops the
+    item it writes, so this
+    environment sees its own changes at once, others within the period (as API Gateway's authorizer cache
+    does for a revoked key). Money never comes from here: cards, balances, claims are always read."""
+
+    CACHED = re.compile(r"^(P#[^#]+#(UNIQUE#)?PRODUCT#|PROGRAM#|REWARD#\d+$)")
+    ABSENCE_CACHED = re.compile(r"^PROGRAM#")
+    ABSENT: dict[str, Any] = {}   # what is held for an item known to be missing
+
+    def __init__(self) -> None:
+        self._items: dict[tuple[str, str, str], tuple[float, dict[str, Any]]] = {}
+
+    def _slot(self, key: dict[str, Any]) -> tuple[str, str, str] | None:
+        pk, sk = key.get("PK"), key.get("SK")
+        if not isinstance(pk, str) or not isinstance(sk, str) or not self.CACHED.match(pk):
+            return None
+        return (table_name(), pk, sk)
+
+    def get(self, key: dict[str, str]) -> dict[str, Any] | None:
+        """The item held (ABSENT: known to be missing), or None when this environment must read it."""
+        slot = self._slot(key)
+        held = self._items.get(slot) if slot else None
+        if held is None or held[0] < time.monotonic():
+            return None
+        return held[1] if held[1] is self.ABSENT else copy.deepcopy(held[1])
+
+    def keep_absent(self, key: dict[str, str]) -> None:
+        period = get_settings().read_cache_seconds
+        slot = self._slot(key)
+        if slot and period > 0 and self.ABSENCE_CACHED.match(slot[1]):
+            self._items[slot] = (time.monotonic() + period, self.ABSENT)
+
+    def keep(self, item: dict[str, Any]) -> None:
+        period = get_settings().read_cache_seconds
+        slot = self._slot(item)
+        if slot and period > 0:
+            self._items[slot] = (time.monotonic() + period, copy.deepcopy(item))
+
+    def drop(self, key: dict[str, Any]) -> None:
+        plain = {k: (v.get("S") if isinstance(v, dict) else v) for k, v in key.items() if k in ("PK", "SK")}
+        slot = self._slot(plain)
+        if slot:
+            self._items.pop(slot, None)
+
+    def forget(self) -> None:
+        self._items.clear()
+
+
+read_cache = ReadCache()
+
+
 def batch_get(item_keys: list[dict[str, str]], consistent: bool = True) -> dict[tuple[str, str], dict[str, Any]]:
     """Several items by key in one BatchGetItem (one per 100 distinct keys), read consistently: found items
     by (PK, SK); a missing item is simply absent. Keys DynamoDB leaves unprocessed are asked for again with
-    jittered backoff, as its documentation asks."""
-    distinct = list({(k["PK"], k["SK"]): k for k in item_keys}.values())  # a repeated key is an error
+    jittered backoff, as its documentation asks. Read-mostly items held by the ReadCache come from it."""
     found: dict[tuple[str, str], dict[str, Any]] = {}
+    wanted = {}
+    for k in item_keys:  # a repeated key is an error for DynamoDB
+        held = read_cache.get(k)
+        if held is ReadCache.ABSENT:
+            continue
+        if held is not None:
+            found[(k["PK"], k["SK"])] = held
+        else:
+            wanted[(k["PK"], k["SK"])] = k
+    distinct = list(wanted.values())
     for start in range(0, len(distinct), BATCH_GET_LIMIT):
         pending: dict[str, Any] = {table_name(): {
             "Keys": [to_attr(k) for k in distinct[start:start + BATCH_GET_LIMIT]], "ConsistentRead": consistent}}
@@ -69,11 +138,15 @@ def batch_get(item_keys: list[dict[str, str]], consistent: bool = True) -> dict[
             for raw in response.get("Responses", {}).get(table_name(), []):
                 item = from_attr(raw)
                 found[(item["PK"], item["SK"])] = item
+                read_cache.keep(item)
             pending = response.get("UnprocessedKeys") or {}
             if not pending:
                 break
         else:
             raise Unprocessed(f"{len(pending[table_name()]['Keys'])} keys were left unprocessed")
+        for key in distinct[start:start + BATCH_GET_LIMIT]:
+            if (key["PK"], key["SK"]) not in found:
+                read_cache.keep_absent(key)
     return found
 
 
@@ -100,6 +173,7 @@ def update_item(key: dict[str, str], expression: str, condition: str, names: dic
         kwargs["ExpressionAttributeNames"] = names
     if vals:
         kwargs["ExpressionAttributeValues"] = values(**vals)
+    read_cache.drop(key)
     try:
         response = dynamodb().update_item(**kwargs)
     except ClientError as exc:
@@ -113,17 +187,54 @@ def update_item(key: dict[str, str], expression: str, condition: str, names: dic
     return from_attr(response["Attributes"])
 
 
-def next_counter(key: dict[str, str]) -> int:
-    """Atomically increment a counter item and return its new value (ids: gaps allowed, no reuse)."""
+def reserve_ids(key: dict[str, str], count: int) -> int:
+    """Atomically add `count` to a counter item and return its new value: the ids value-count+1..value are
+    this caller's (gaps allowed, no reuse)."""
     response = dynamodb().update_item(
         TableName=table_name(),
         Key=to_attr(key),
-        UpdateExpression="ADD #v :one",
+        UpdateExpression="ADD #v :n",
         ExpressionAttributeNames={"#v": "value"},
-        ExpressionAttributeValues=values(one=1),
+        ExpressionAttributeValues=values(n=count),
         ReturnValues="UPDATED_NEW",
     )
     return int(response["Attributes"]["value"]["N"])
+
+
+class IdBlocks:
+    """Integer ids reserved in blocks per execution environment: one counter write per block, not per id, so
+    the counter item (one per kind and program) takes a small fraction of the creates. A block is 1 id the
+    first time, then doubles up to MAX_BLOCK: an environment that creates a few records uses a few ids, a
+    busy one writes the counter once per 64 creates. Ids stay unique integers; they are not consecutive
+    across environments (two environments hold different blocks), and ids of a block an environment never
+    uses are never issued (gaps, as a refused create already left)."""
+
+    MAX_BLOCK = 64
+
+    def __init__(self) -> None:
+        self._blocks: dict[tuple[str, str, str], tuple[int, int, int]] = {}  # -> (next id, last id, block size)
+
+    def next(self, key: dict[str, str]) -> int:
+        slot = (table_name(), key["PK"], key["SK"])
+        following, last, size = self._blocks.get(slot, (1, 0, 0))
+        if following > last:
+            size = min(self.MAX_BLOCK, max(1, size * 2))
+            last = reserve_ids(key, size)
+            following = last - size + 1
+        self._blocks[slot] = (following + 1, last, size)
+        return following
+
+    def forget(self) -> None:
+        """Drop every reserved block (tests that start a fresh table)."""
+        self._blocks.clear()
+
+
+id_blocks = IdBlocks()
+
+
+def next_counter(key: dict[str, str]) -> int:
+    """The next integer id of a counter, from this environment's block (IdBlocks)."""
+    return id_blocks.next(key)
 
 
 @dataclass
@@ -138,6 +249,7 @@ class Query:
     sk_name: str | None = None      # with sk_prefix: only items whose sort key begins with it
     sk_prefix: str | None = None
     consistent: bool = False        # base table only: a strongly consistent read
+    sk_after: str | None = None     # with sk_name: only sort keys after this one (before it, backwards)
 
 
 def query_page(q: Query) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
@@ -154,6 +266,10 @@ def query_page(q: Query) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
         names["#sk"] = q.sk_name
         vals[":skp"] = q.sk_prefix
         key_condition += " AND begins_with(#sk, :skp)"
+    elif q.sk_name and q.sk_after is not None:
+        names["#sk"] = q.sk_name
+        vals[":ska"] = q.sk_after
+        key_condition += " AND #sk > :ska" if q.forward else " AND #sk < :ska"
     kwargs: dict[str, Any] = {
         "TableName": table_name(),
         "KeyConditionExpression": key_condition,
@@ -242,6 +358,9 @@ class Transaction:
         return hashlib.sha256(canonical.encode()).hexdigest()[:36]
 
     def commit(self) -> None:
+        for entry in self.items:
+            (_, body), = entry.items()
+            read_cache.drop(body.get("Key") or body.get("Item") or {})
         kwargs: dict[str, Any] = {"TransactItems": self.items, "ClientRequestToken": self.client_request_token()}
         try:
             dynamodb().transact_write_items(**kwargs)

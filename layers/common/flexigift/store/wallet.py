@@ -23,15 +23,14 @@ from typing import Any, Callable
 
 from flexigift.errors import InvalidCursor
 from flexigift.store import keys
+from flexigift.store.listing import Listing, page
 from flexigift.store.table import (
     ConditionFailed,
-    Query,
     Transaction,
     batch_get,
     found_in,
     get_item,
     next_counter,
-    query_page,
     update_item,
 )
 
@@ -48,8 +47,25 @@ class Kind:
     normalise: dict[str, Callable[[str], str]]
 
     def index_value(self, program_id: str, attribute: str, value: str) -> str:
+        """The listing of a lookup (unsharded name)."""
         fold = self.normalise.get(attribute)
         return keys.index_partition(program_id, self.name, attribute, fold(value) if fold else value)
+
+    def normalised(self, attribute: str, value: Any) -> str:
+        fold = self.normalise.get(attribute)
+        return fold(str(value)) if fold else str(value)
+
+    def listing(self, program_id: str, attribute: str | None, value: str | None = None) -> Listing:
+        """The type listing (attribute None) or a lookup, as the index stores it."""
+        if attribute is None:
+            return Listing("GSI1", keys.index_partition(program_id, self.name, None, None), sharded=True)
+        return Listing(self.lookups[attribute], self.index_value(program_id, attribute, str(value)),
+                       sharded=(self.name, attribute) in keys.SHARDED_LOOKUPS)
+
+    def index_key(self, program_id: str, attribute: str | None, value: Any, numeric_id: int) -> str:
+        """The index partition key a record with this id is stored under (its shard, if sharded)."""
+        listing = self.listing(program_id, attribute, value)
+        return keys.sharded(listing.name, keys.shard_of_id(numeric_id)) if listing.sharded else listing.name
 
 
 USER = Kind("USER", "user_id", {"user_id": "GSI2", "amazon_id": "GSI3", "email": "GSI4"},
@@ -77,11 +93,11 @@ def to_item(program_id: str, kind: Kind, record: dict[str, Any]) -> dict[str, An
     item.update(keys.entity_key(program_id, kind.name, numeric_id))
     item["type"] = kind.name
     sort = keys.pad_id(numeric_id)
-    item["GSI1PK"], item["GSI1SK"] = keys.index_partition(program_id, kind.name, None, None), sort
+    item["GSI1PK"], item["GSI1SK"] = kind.index_key(program_id, None, None, numeric_id), sort
     for attribute, index in kind.lookups.items():
         value = record.get(attribute)
         if value is not None:
-            item[f"{index}PK"], item[f"{index}SK"] = kind.index_value(program_id, attribute, str(value)), sort
+            item[f"{index}PK"], item[f"{index}SK"] = kind.index_key(program_id, attribute, value, numeric_id), sort
     return item
 
 
@@ -155,7 +171,7 @@ def update_in_place(program_id: str, kind: Kind, numeric_id: int, changes: dict[
         assignments.append(f"#s{i} = :s{i}")
         index = kind.lookups.get(attribute)
         if index is not None:  # a lookup attribute moves its index key with it (the sort key is the id)
-            names[f"#i{i}"], vals[f"i{i}"] = f"{index}PK", kind.index_value(program_id, attribute, str(value))
+            names[f"#i{i}"], vals[f"i{i}"] = f"{index}PK", kind.index_key(program_id, attribute, value, numeric_id)
             assignments.append(f"#i{i} = :i{i}")
     conditions = ["attribute_exists(PK)", "#t = :kind"]
     for i, (attribute, value) in enumerate(sorted(unchanged.items())):
@@ -235,28 +251,29 @@ def decode_cursor(cursor: str, expected_keys: set[str], partition: tuple[str, st
 
 def list_page(program_id: str, kind: Kind, filters: dict[str, str], limit: int,
               cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
-    """One page of records, by the most selective index the filters allow; other filters are applied
-    by DynamoDB as a filter expression on that index's partition."""
-    index, attribute = "GSI1", None
-    for candidate, candidate_index in kind.lookups.items():  # declared in order of selectivity
+    """One page of records, by the most selective index the filters allow. The indexes hold keys only (a
+    card's balance changes with every payment, and an index holding it would be written with every one):
+    the page's records are then read from the table in one BatchGetItem, consistently. Other filters are
+    checked on the records read, so a page holding records that fail them may come back shorter (the
+    cursor still moves past them)."""
+    attribute = None
+    for candidate in kind.lookups:  # declared in order of selectivity
         if candidate in filters:
-            index, attribute = candidate_index, candidate
+            attribute = candidate
             break
-    pk_name = f"{index}PK"
-    pk_value = (kind.index_value(program_id, attribute, filters[attribute]) if attribute
-                else keys.index_partition(program_id, kind.name, None, None))
-    residual = {}
-    for name, value in filters.items():
-        if name == attribute:
+    listing = kind.listing(program_id, attribute, filters.get(attribute) if attribute else None)
+    index_items, next_cursor = page(listing, limit, cursor)
+    found = batch_get([{"PK": i["PK"], "SK": i["SK"]} for i in index_items]) if index_items else {}
+    wanted = {name: kind.normalised(name, value) for name, value in filters.items() if name != attribute}
+    records = []
+    for index_item in index_items:  # the listing's order; a record deleted since the index was read is left out
+        item = found_in(found, index_item)
+        if item is None or item.get("type") != kind.name:
             continue
-        other_index = kind.lookups[name]
-        residual[f"{other_index}PK"] = kind.index_value(program_id, name, value)
-    start = None
-    if cursor:
-        start = decode_cursor(cursor, {"PK", "SK", pk_name, f"{index}SK"}, (pk_name, pk_value))
-    items, last = query_page(Query(index=index, pk_name=pk_name, pk_value=pk_value, limit=limit,
-                                   start_key=start, filters=residual))
-    return [to_record(i) for i in items], (encode_cursor(last) if last else None)
+        if all(item.get(name) is not None and kind.normalised(name, item[name]) == value
+               for name, value in wanted.items()):
+            records.append(to_record(item))
+    return records, next_cursor
 
 
 # --- transaction parts ---------------------------------------------------------------------------

@@ -1,0 +1,549 @@
+"""Figure f: a scale model. A synthetic day of 1,000,000 mixed operations, run through the handlers and the
+store layer against moto in process, with a recorder beside the application's DynamoDB client that charges
+every request its capacity units from the real item sizes (bench.capacity), per partition key of the table
+and of every index.
+
+Sampling: the day's mix is run as a sample of SAMPLE operations (1 in DAY / SAMPLE of the day, drawn from the
+same shares), each counted DAY / SAMPLE times. A partition's share of the day's units, and so the payment
+rate at which it reaches DynamoDB's per-partition limit, is the sample's.
+
+Shared and own partitions: every operation acts for one customer (a user, through their cards and payments)
+or for none (a product registered, a program-wide listing). A partition that only one customer's operations
+touched (their user item, cards, ledger, payments, Idempotency-Keys) carries that customer's traffic, which
+does not grow when the system does (more customers do); a partition touched for several customers, or for
+none, is shared and grows with the system's rate. The payment rate at which a partition reaches its limit is
+computed for the shared ones; for a customer's own partitions the figure is how many of that customer's own
+operations per second would take it there.
+
+Partitions named by time (the authorizations' expiry minute, `HOLDS#<minute>#<shard>`): the run lasts minutes,
+not a day, so its few authorizations say little about one shard. At any moment the partitions taking writes
+are those of the minute a week ahead: the entries of the authorizations made now, spread over the shards by a
+hash of the payment id. So the index entries put there are counted together and divided by the shards
+(`HOLDS#<minute>#<any shard>`); an entry's removal (capture, void, expiry) lands in the partition of its own
+expiry minute, whose entries were put a week before, and is counted apart the same way.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import random
+import re
+import sys
+import time
+import uuid
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Callable
+
+from bench.capacity import Index, indexes_of, item_size, read_units, write_costs, write_units
+from bench.moto_env import ACCOUNT, REGION, TABLE, moto_aws
+from bench.report import Figure
+from local import template
+
+DAY = 1_000_000
+SAMPLE = int(os.environ.get("BENCH_SCALE_SAMPLE", "1500"))
+TARGET_PAYMENTS_PER_SECOND = 100_000
+PARTITION_WCU = 1_000   # per second, DynamoDB's limit for one partition key (table or index)
+PARTITION_RCU = 3_000
+
+# The day's mix (shares of operations).
+SHARES: dict[str, float] = {
+    "register user": 0.015, "register card": 0.02, "register product": 0.005,
+    "get user": 0.08, "get card": 0.08, "card ledger": 0.06, "get payment": 0.12,
+    "list a user's cards": 0.02, "list all users": 0.005, "list an issuer's cards": 0.005,
+    "list reward orders": 0.01,
+    "quote": 0.20,
+    "pay (capture)": 0.20, "pay (authorize)": 0.05, "capture": 0.04, "void": 0.01,
+    "refund": 0.03,
+    "reward order (code)": 0.04, "reward order (into wallet)": 0.01,
+}
+PAYMENTS = ("pay (capture)", "pay (authorize)")
+USERS, ISSUERS, PRODUCTS = 250, 20, 500
+CARDS_PER_USER = 2
+
+# On-demand prices, us-east-1, as published for 2025: DynamoDB $0.625 per million write request units and
+# $0.125 per million read request units; Lambda arm64 $0.0000133334 per GB-second and $0.20 per million
+# requests; API Gateway REST $3.50 per million requests.
+PRICE_WRU, PRICE_RRU = 0.625e-6, 0.125e-6
+PRICE_GB_SECOND_ARM, PRICE_LAMBDA_REQUEST, PRICE_API_REQUEST = 0.0000133334, 0.20e-6, 3.50e-6
+# Time a request waits for DynamoDB in AWS (typical in-region single-digit milliseconds), added to the warm
+# handler's own time measured here (moto's time taken out).
+DYNAMODB_LATENCY_MS = {"GetItem": 4, "Query": 5, "UpdateItem": 6, "PutItem": 6, "DeleteItem": 6,
+                       "BatchGetItem": 6, "TransactWriteItems": 12}
+ADMIN = {"principalId": "key_bench", "key_id": "key_bench", "scopes": "admin", "program_id": "default",
+         "issuer": "", "operator": "false"}
+HOLDS = re.compile(r"^HOLDS#[^#]+#(\d+)$")
+HOLDS_SPREAD = "HOLDS#<minute>#<any shard>"
+
+
+@dataclass
+class Usage:
+    wcu: Counter = field(default_factory=Counter)      # (table or index, partition) -> WCU
+    rcu: Counter = field(default_factory=Counter)      # (table or index, partition) -> RCU (Decimal)
+    requests: Counter = field(default_factory=Counter)  # operation name -> count
+
+
+class Recorder:
+    """Hooks on the application's DynamoDB client: charges each request from the items moto holds before
+    and after it (the backend read directly, so the recording itself costs nothing)."""
+
+    def __init__(self, indexes: list[Index]) -> None:
+        from moto.dynamodb.models import dynamodb_backends
+
+        self.table = dynamodb_backends[ACCOUNT][REGION].get_table(TABLE)
+        self.indexes = indexes
+        self.usage = Usage()
+        self.owner: str | None = None           # the customer the current operation acts for
+        self.owners: dict[tuple[str, str, str], set[str | None]] = defaultdict(set)  # (w|r, where, partition)
+        self.on = False
+        self.dynamodb_seconds = 0.0
+        self._pending: tuple[str, dict[str, Any], list[tuple[dict, dict | None]], float] | None = None
+
+    def _stored(self, key: dict[str, Any]) -> dict[str, Any] | None:
+        from moto.dynamodb.models.dynamo_type import DynamoType
+
+        found = self.table.get_item(DynamoType(key["PK"]), DynamoType(key["SK"]))
+        return copy.deepcopy(found.to_json()["Attributes"]) if found is not None else None
+
+    @staticmethod
+    def _written_keys(name: str, params: dict[str, Any]) -> list[tuple[dict[str, Any], bool]]:
+        if name == "PutItem":
+            return [({"PK": params["Item"]["PK"], "SK": params["Item"]["SK"]}, True)]
+        if name in ("UpdateItem", "DeleteItem"):
+            return [(params["Key"], True)]
+        if name == "TransactWriteItems":
+            found = []
+            for entry in params["TransactItems"]:
+                (op, body), = entry.items()
+                key = {"PK": body["Item"]["PK"], "SK": body["Item"]["SK"]} if op == "Put" else body["Key"]
+                found.append((key, op != "ConditionCheck"))
+            return found
+        return []
+
+    def _touch(self, kind: str, where: str, partition: str) -> None:
+        seen = self.owners[(kind, where, partition)]
+        if len(seen) < 2:
+            seen.add(self.owner)
+
+    def before(self, model: Any, params: dict[str, Any], **_: Any) -> None:
+        if not self.on:
+            return
+        written = [(key, self._stored(key)) for key, _ in self._written_keys(model.name, params)]
+        self._pending = (model.name, copy.deepcopy(params), written, time.perf_counter())
+
+    def after(self, model: Any, parsed: dict[str, Any], **_: Any) -> None:
+        if not self.on or self._pending is None:
+            return
+        name, params, written, started = self._pending
+        self._pending = None
+        self.dynamodb_seconds += time.perf_counter() - started
+        self.usage.requests[name] += 1
+        failed = "Error" in parsed
+        if name in ("PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems"):
+            transactional = name == "TransactWriteItems"
+            kinds = self._written_keys(name, params)
+            for (key, before), (_, changes) in zip(written, kinds, strict=True):
+                partition = key["PK"]["S"]
+                if failed or not changes:  # a refused write, a condition check: charged, nothing written
+                    self.usage.wcu[("table", partition)] += (2 if transactional else 1) * write_units(item_size(before))
+                    self._touch("w", "table", partition)
+                    continue
+                after = self._stored(key)
+                for where, part, units in write_costs(before, after, self.indexes, transactional):
+                    if HOLDS.match(part):  # see the module's docstring: spread over the shards
+                        put = bool(after) and after.get(f"{where}PK", {}).get("S") == part
+                        part = HOLDS_SPREAD + ("" if put else ", removals")
+                    self.usage.wcu[(where, part)] += units
+                    self._touch("w", where, part)
+        elif name == "GetItem" and not failed:
+            item = parsed.get("Item")
+            self.usage.rcu[("table", params["Key"]["PK"]["S"])] += read_units(item_size(item),
+                                                                              bool(params.get("ConsistentRead")))
+            self._touch("r", "table", params["Key"]["PK"]["S"])
+        elif name == "BatchGetItem" and not failed:
+            for table_name, request in params["RequestItems"].items():
+                returned = {(i["PK"]["S"], i["SK"]["S"]): i for i in parsed.get("Responses", {}).get(table_name, [])}
+                for key in request["Keys"]:
+                    item = returned.get((key["PK"]["S"], key["SK"]["S"]))
+                    self.usage.rcu[("table", key["PK"]["S"])] += read_units(item_size(item),
+                                                                            bool(request.get("ConsistentRead")))
+                    self._touch("r", "table", key["PK"]["S"])
+        elif name == "Query" and not failed:
+            where = params.get("IndexName", "table")
+            partition = params["ExpressionAttributeValues"][":pk"]["S"]
+            size = sum(item_size(i) for i in parsed.get("Items", []))
+            consistent = bool(params.get("ConsistentRead")) and where == "table"
+            self.usage.rcu[(where, partition)] += read_units(size, consistent)
+            self._touch("r", where, partition)
+
+
+class Day:
+    """The population and the operations of the mix, through the handlers (admin key of the default
+    program, so each call passes its scope check). `act_for` tells the recorder which customer an operation
+    acts for (None: no one customer)."""
+
+    def __init__(self, rng: random.Random, act_for: Callable[[str | None], None]) -> None:
+        from tests.support import FakeContext, handler
+
+        self.rng = rng
+        self.act_for = act_for
+        self.handler, self.context = handler, FakeContext()
+        self.users: list[tuple[int, str]] = []              # (numeric id, user_id)
+        self.cards: dict[str, list[tuple[int, str]]] = {}   # user_id -> its linked cards (numeric id, issuer)
+        self.card_owner: dict[int, str] = {}
+        self.products: dict[str, list[str]] = defaultdict(list)   # issuer -> product_ids, most popular first
+        self.payer: dict[str, str] = {}
+        self.captured: list[str] = []
+        self.authorized: list[str] = []
+        self.counter = 0
+        self.issuers = [f"Issuer{i:02d}" for i in range(ISSUERS)]
+        self.issuer_weights = [1 / (i + 1) for i in range(ISSUERS)]  # a few big issuers, a long tail
+
+    def call(self, module: str, *, body: Any = ..., path_id: Any = None, query: dict[str, str] | None = None,
+             key: bool = False, ok: tuple[int, ...] = (200, 201)) -> Any:
+        from tests.support import api_event
+
+        event = api_event(module, body=body, path_id=path_id, query=query, authorizer=dict(ADMIN))
+        event["requestContext"]["requestId"] = str(uuid.uuid4())
+        if key:
+            event["headers"]["Idempotency-Key"] = str(uuid.uuid4())
+        else:
+            event["headers"].pop("Idempotency-Key", None)
+        result = self.handler(module)(event, self.context)
+        answer = json.loads(result["body"]) if result.get("body") else None
+        assert result["statusCode"] in ok, (module, result["statusCode"], answer)
+        return answer
+
+    def _next(self) -> int:
+        self.counter += 1
+        return self.counter
+
+    # --- population ---
+
+    def register_user(self) -> None:
+        n = self._next()
+        self.act_for(f"u{n:07d}")
+        body = self.call("create_user", body={"user_id": f"u{n:07d}", "amazon_id": f"amz{n:07d}",
+                                              "name": "Model Shopper", "email": f"u{n}@example.com"})
+        self.users.append((body["id"], body["user_id"]))
+        self.cards[body["user_id"]] = []
+
+    def register_card(self, user: tuple[int, str] | None = None, link: bool = False) -> None:
+        number, user_id = user or self.rng.choice(self.users)
+        self.act_for(user_id)
+        issuer = self.rng.choices(self.issuers, self.issuer_weights)[0]
+        n = self._next()
+        body = self.call("create_gift_card", body={"card_id": f"gc{n:08d}", "user_id": user_id, "issuer": issuer,
+                                                   "balance": 100000, "expiry_date": "2035-12-31"})
+        self.card_owner[body["id"]] = user_id
+        if link:
+            self.cards[user_id].append((body["id"], issuer))
+            user = self.call("get_user", path_id=number)
+            self.call("update_user", path_id=number, body={"gift_cards": [*user["gift_cards"], body["card_id"]]})
+
+    def register_product(self, issuer: str | None = None) -> None:
+        self.act_for(None)
+        issuer = issuer or self.rng.choices(self.issuers, self.issuer_weights)[0]
+        n = self._next()
+        body = self.call("create_product", body={"product_id": f"p{n:07d}", "name": "Model product",
+                                                 "price": f"{self.rng.randint(1, 40)}.00", "eligible_issuer": issuer})
+        self.products[issuer].append(body["product_id"])
+
+    def populate(self) -> None:
+        for _ in range(USERS):
+            self.register_user()
+        for user in list(self.users):
+            for _ in range(CARDS_PER_USER):
+                self.register_card(user, link=True)
+        for i in range(PRODUCTS):
+            self.register_product(self.issuers[i % ISSUERS] if i < ISSUERS else None)
+
+    # --- the mix ---
+
+    def _basket(self) -> dict[str, Any]:
+        """A shopper of the population (uniformly), a product their card's issuer covers (Zipf: the issuer's
+        first products are the most popular)."""
+        _, user_id = self.rng.choice(self.users[:USERS])
+        self.act_for(user_id)
+        _, issuer = self.rng.choice(self.cards[user_id])
+        products = self.products[issuer]
+        product = self.rng.choices(products, [1 / (i + 1) for i in range(len(products))])[0]
+        return {"user_id": user_id, "items": [{"product_id": product, "quantity": 1}]}
+
+    def pay(self, capture: bool) -> None:
+        body = self._basket()
+        answer = self.call("create_payment", body={**body, **({} if capture else {"capture": False})}, key=True)
+        (self.captured if capture else self.authorized).append(answer["id"])
+        self.payer[answer["id"]] = body["user_id"]
+
+    def settle(self, module: str) -> None:
+        if not self.authorized:
+            return self.pay(capture=False)
+        payment = self.authorized.pop(self.rng.randrange(len(self.authorized)))
+        self.act_for(self.payer[payment])
+        self.call(module, path_id=payment, body={}, key=True)
+        if module == "capture_payment":
+            self.captured.append(payment)
+        return None
+
+    def refund(self) -> None:
+        payment = self.rng.choice(self.captured)
+        self.act_for(self.payer[payment])
+        self.call("create_refund", path_id=payment, body={"amount": "0.01"}, key=True, ok=(200, 201, 409))
+
+    def user_read(self, module: str) -> None:
+        number, user_id = self.rng.choice(self.users)
+        self.act_for(user_id)
+        if module == "get_user":
+            self.call(module, path_id=number)
+        else:
+            self.call(module, query={"user_id": user_id})
+
+    def card_read(self, module: str) -> None:
+        card = self.rng.choice(list(self.card_owner))
+        self.act_for(self.card_owner[card])
+        self.call(module, path_id=card)
+
+    def payment_read(self) -> None:
+        payment = self.rng.choice(list(self.payer))
+        self.act_for(self.payer[payment])
+        self.call("get_payment", path_id=payment)
+
+    def program_read(self, module: str, query: dict[str, str]) -> None:
+        self.act_for(None)
+        self.call(module, query=query)
+
+    def reward(self, into_wallet: bool) -> None:
+        body: dict[str, Any] = {"reward_id": 27222, "amount": self.rng.randint(1, 50), "delivery_method": 1}
+        self.act_for(None)
+        if into_wallet:
+            user_id = self.rng.choice(self.users[:USERS])[1]
+            self.act_for(user_id)
+            body = {"reward_id": 27234, "amount": 25, "delivery_method": 3, "user_id": user_id}
+        self.call("create_reward_order", body=body, key=True)
+
+    def operations(self) -> dict[str, Callable[[], Any]]:
+        return {
+            "register user": self.register_user,
+            "register card": self.register_card,
+            "register product": self.register_product,
+            "get user": lambda: self.user_read("get_user"),
+            "get card": lambda: self.card_read("get_gift_card"),
+            "card ledger": lambda: self.card_read("list_gift_card_activities"),
+            "get payment": self.payment_read,
+            "list a user's cards": lambda: self.user_read("list_gift_cards"),
+            "list all users": lambda: self.program_read("list_users", {"limit": "50"}),
+            "list an issuer's cards": lambda: self.program_read("list_gift_cards", {
+                "issuer": self.rng.choices(self.issuers, self.issuer_weights)[0], "limit": "50"}),
+            "list reward orders": lambda: self.program_read("list_reward_orders", {"limit": "50"}),
+            "quote": lambda: self.call("checkout_quote", body=self._basket()),
+            "pay (capture)": lambda: self.pay(capture=True),
+            "pay (authorize)": lambda: self.pay(capture=False),
+            "capture": lambda: self.settle("capture_payment"),
+            "void": lambda: self.settle("void_payment"),
+            "refund": self.refund,
+            "reward order (code)": lambda: self.reward(False),
+            "reward order (into wallet)": lambda: self.reward(True),
+        }
+
+
+def _limit_rate(units: Decimal | int, payments: int, limit: int) -> float:
+    """The system-wide payment rate at which a partition taking `units` per `payments` payments reaches
+    `limit` units per second."""
+    return float("inf") if not units else limit * payments / float(units)
+
+
+def _fold_time(counter: Counter) -> Counter:
+    from flexigift.store import keys
+
+    folded: Counter = Counter()
+    for (where, partition), units in counter.items():
+        if partition.startswith(HOLDS_SPREAD):
+            folded[(where, partition)] += Decimal(units) / keys.HOLD_SHARDS
+        else:
+            folded[(where, partition)] += units
+    return folded
+
+
+def _per_request_latency_ms(requests: Counter) -> float:
+    return sum(DYNAMODB_LATENCY_MS.get(name, 6) * n for name, n in requests.items())
+
+
+def run() -> list[Figure]:
+    rng = random.Random(14)  # noqa: S311  # nosec B311  # a reproducible synthetic workload, not a secret
+    figures: list[Figure] = []
+    from local import moto_transactions
+
+    moto_transactions.install()  # transactions that cost the items they touch, not a copy of the whole table
+    try:
+        return _run(rng, figures)
+    finally:
+        moto_transactions.uninstall()
+
+
+def _run(rng: random.Random, figures: list[Figure]) -> list[Figure]:
+    with moto_aws() as aws:
+        from flexigift.aws import dynamodb
+        from flexigift.logic.refresh_catalog import refresh_catalog
+
+        aws.upload_feed((template.ROOT / "feeds" / "catalog.json").read_bytes())
+        refresh_catalog()
+        indexes = indexes_of(template.table_definition())
+        recorder = Recorder(indexes)
+        events = dynamodb().meta.events
+        events.register("before-parameter-build.dynamodb.*", recorder.before)
+        events.register("after-call.dynamodb.*", recorder.after)
+        day = Day(rng, lambda owner: setattr(recorder, "owner", owner))
+        started = time.perf_counter()
+        day.populate()
+        for _ in range(40):  # open authorizations and captured payments for the first captures, voids, refunds
+            day.pay(capture=False)
+            day.pay(capture=True)
+        populated = time.perf_counter() - started
+        print(f"[bench] f: population ready in {populated:.0f} s", file=sys.stderr, flush=True)
+
+        operations = day.operations()
+        names = list(SHARES)
+        weights = [SHARES[n] for n in names]
+        per_op_usage: dict[str, Usage] = defaultdict(Usage)
+        handler_seconds: Counter = Counter()
+        dynamodb_seconds: Counter = Counter()
+        done: Counter = Counter()
+        owner_ops: Counter = Counter()
+        recorder.on = True
+        run_started = time.perf_counter()
+        for count, name in enumerate(rng.choices(names, weights, k=SAMPLE), start=1):
+            if count % 500 == 0:
+                print(f"[bench] f: {count} of {SAMPLE} operations", file=sys.stderr, flush=True)
+            recorder.usage = per_op_usage[name]
+            before_db = recorder.dynamodb_seconds
+            t0 = time.perf_counter()
+            operations[name]()
+            handler_seconds[name] += time.perf_counter() - t0
+            dynamodb_seconds[name] += recorder.dynamodb_seconds - before_db
+            done[name] += 1
+            owner_ops[recorder.owner] += 1
+        recorder.on = False
+        run_seconds = time.perf_counter() - run_started
+
+    scale = DAY / SAMPLE
+    total = Usage()
+    for usage in per_op_usage.values():
+        total.wcu.update(usage.wcu)
+        total.rcu.update(usage.rcu)
+        total.requests.update(usage.requests)
+    payments = sum(done[n] for n in PAYMENTS)
+    owners: dict[tuple[str, str, str], set[str | None]] = defaultdict(set)
+    for (kind, where, partition), seen in recorder.owners.items():
+        owners[(kind, where, partition)] |= seen
+    wcu, rcu = _fold_time(total.wcu), _fold_time(total.rcu)
+
+    def own(kind: str, key: tuple[str, str]) -> str | None:
+        """The one customer whose operations wrote (kind w) or read (r) this partition; None: shared."""
+        seen = owners.get((kind, *key), {None})
+        return next(iter(seen)) if len(seen) == 1 else None
+
+    all_wcu, all_rcu = sum(wcu.values()), sum(rcu.values())
+    shared_w = Counter({k: v for k, v in wcu.items() if own("w", k) is None})
+    shared_r = Counter({k: v for k, v in rcu.items() if own("r", k) is None})
+    mix = ", ".join(f"{n} {SHARES[n]:.1%}" for n in names)
+    figures.append(Figure("f", "day modelled", f"{DAY:,} operations; {SAMPLE:,} run (1 in {scale:.0f}), "
+                          f"{payments} payments", "", None,
+                          f"population {USERS:,} users x {CARDS_PER_USER} cards, {PRODUCTS:,} products, "
+                          f"{ISSUERS} issuers (Zipf), 1 program; run {run_seconds:.0f} s after "
+                          f"{populated:.0f} s populating"))
+    figures.append(Figure("f", "mix (shares of operations)", mix[:110] + ("..." if len(mix) > 110 else ""),
+                          "", None, "full list in bench/scale_model.py SHARES"))
+    for kind, counter, whole, limit, unit in (("writes", shared_w, all_wcu, PARTITION_WCU, "WCU"),
+                                             ("reads", shared_r, all_rcu, PARTITION_RCU, "RCU")):
+        (where, partition), units = counter.most_common(1)[0]
+        rate = _limit_rate(units, payments, limit)
+        figures.append(Figure("f", f"busiest shared partition, {kind}",
+                              f"{where} {partition}: {float(units / whole):.3%} of {float(whole) * scale:,.0f} "
+                              f"{unit}/day", "", None, f"{float(units) / payments:.4f} {unit} per payment"))
+        figures.append(Figure("f", f"payment rate at which it reaches {limit:,} {unit}/s", f"{rate:,.0f} payments/s",
+                              f">= {TARGET_PAYMENTS_PER_SECOND:,}", rate >= TARGET_PAYMENTS_PER_SECOND))
+        for rank, ((where, partition), units) in enumerate(counter.most_common(5)[1:], start=2):
+            figures.append(Figure("f", f"  shared {kind} #{rank}", f"{where} {partition}", "", None,
+                                  f"{float(units / whole):.3%}; limit at "
+                                  f"{_limit_rate(units, payments, limit):,.0f} payments/s"))
+        kind_of = "w" if unit == "WCU" else "r"
+        owned = Counter({k: v for k, v in (wcu if unit == "WCU" else rcu).items() if own(kind_of, k) is not None})
+        if owned:
+            (where, partition), units = owned.most_common(1)[0]
+            per_op = float(units) / max(1, owner_ops[own(kind_of, (where, partition))])
+            figures.append(Figure("f", f"busiest customer-own partition, {kind}", f"{where} {partition}", "", None,
+                                  f"{float(units / whole):.3%}; {per_op:.1f} {unit} per operation of its customer: "
+                                  f"{limit / per_op:,.0f} of that customer's operations/s to reach the limit"))
+    orders = SHARES["reward order (code)"] + SHARES["reward order (into wallet)"]
+    per_item = SHARES["list reward orders"] * 50 / orders  # listings per order x page size: reads while newest
+    figures.append(Figure("f", "  a newest-first listing's records at scale", f"{per_item:.0f} RCU/s per order",
+                          "", None, "the run's few orders are each read by most listings (the reads above); at "
+                          "scale an order is among the newest 50 for 50 / (orders a second) s, so each is read "
+                          "(listings/s) x that = this, at any payment rate"))
+    figures += _cached_reads(per_op_usage, done, handler_seconds, dynamodb_seconds, payments)
+    figures += _costs(per_op_usage, done, handler_seconds, dynamodb_seconds, payments, scale)
+    return figures
+
+
+# Operations that read the cached items (products: quote and pay; programs and catalog items: reward orders).
+READS_CACHED = ("quote", "pay (capture)", "pay (authorize)", "reward order (code)", "reward order (into wallet)")
+
+
+def _cached_reads(per_op_usage: dict[str, Usage], done: Counter, handler_seconds: Counter,
+                  dynamodb_seconds: Counter, payments: int) -> list[Figure]:
+    """The run is one execution environment, whose read cache answers most reads of a product; at scale
+    each environment reads a cached item at most once per period. Environments busy at R payments/s:
+    sum over the operations that read the cache of (their rate) x (their duration), Little's law; each
+    reads a popular item once per period, 1 RCU (strongly consistent, under 4 KB)."""
+    period = float(template.load()["Globals"]["Function"]["Environment"]["Variables"]["READ_CACHE_SECONDS"])
+    busy_per_payment = 0.0   # environment-seconds per payment
+    for name in READS_CACHED:
+        if done[name]:
+            seconds = (handler_seconds[name] - dynamodb_seconds[name] +
+                       _per_request_latency_ms(per_op_usage[name].requests) / 1000) / done[name]
+            busy_per_payment += done[name] / payments * seconds
+    rate = PARTITION_RCU * period / busy_per_payment
+    return [Figure("f", "payment rate at which a cached item (product, program) reaches 3,000 RCU/s",
+                   f"{rate:,.0f} payments/s", f">= {TARGET_PAYMENTS_PER_SECOND:,}", rate >= TARGET_PAYMENTS_PER_SECOND,
+                   f"each environment reads it once per {period:.0f} s; {busy_per_payment * 1000:.1f} "
+                   f"environment-ms per payment (Little's law, modelled durations)")]
+
+
+def _costs(per_op_usage: dict[str, Usage], done: Counter, handler_seconds: Counter, dynamodb_seconds: Counter,
+           payments: int, scale: float) -> list[Figure]:
+    memory_gb = int(template.load()["Globals"]["Function"].get("MemorySize", 128)) / 1024
+
+    def cost(names: list[str]) -> tuple[float, float, float]:
+        db = lam = api = 0.0
+        for name in names:
+            usage, n = per_op_usage[name], done[name]
+            if not n:
+                continue
+            db += float(sum(usage.wcu.values())) * PRICE_WRU + float(sum(usage.rcu.values())) * PRICE_RRU
+            own_ms = (handler_seconds[name] - dynamodb_seconds[name]) * 1000
+            billed_ms = own_ms + _per_request_latency_ms(usage.requests)
+            lam += billed_ms / 1000 * memory_gb * PRICE_GB_SECOND_ARM + n * PRICE_LAMBDA_REQUEST
+            api += n * PRICE_API_REQUEST
+        return db, lam, api
+
+    per_million = 1_000_000 / payments
+    pay_db, pay_lam, pay_api = (c * per_million for c in cost(list(PAYMENTS)))
+    all_db, all_lam, all_api = (c * per_million for c in cost(list(SHARES)))
+    warm = {n: ((handler_seconds[n] - dynamodb_seconds[n]) * 1000 / done[n]) for n in PAYMENTS if done[n]}
+    return [
+        Figure("f", "cost per million payments (the payments alone)",
+               f"${pay_db + pay_lam + pay_api:,.2f}", "", None,
+               f"DynamoDB ${pay_db:,.2f}, Lambda ${pay_lam:,.2f}, API Gateway ${pay_api:,.2f}"),
+        Figure("f", "cost per million payments (the whole mix / its payments)",
+               f"${all_db + all_lam + all_api:,.2f}", "", None,
+               f"DynamoDB ${all_db:,.2f}, Lambda ${all_lam:,.2f}, API Gateway ${all_api:,.2f}; "
+               f"{scale * payments / 1e6:.2f} M payments/day"),
+        Figure("f", "Lambda duration of a payment (warm, modelled)",
+               ", ".join(f"{n} {ms:.1f} ms + DynamoDB" for n, ms in warm.items()), "", None,
+               "own time measured here (moto's taken out) + "
+               + ", ".join(f"{k} {v} ms" for k, v in DYNAMODB_LATENCY_MS.items()) + " per request"),
+    ]

@@ -1,0 +1,62 @@
+"""Clients in Lambda's init (flexigift.aws.warm) and after a SnapStart restore (on_restore): created and
+warmed only where Lambda's runtime says it is Lambda, never in tests (which start moto first), and with no
+network call (the warm-up request is answered inside botocore)."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from flexigift import aws
+
+
+@pytest.fixture
+def fresh(monkeypatch):
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("TABLE_NAME", "flexigift-unit")
+    monkeypatch.setattr(aws, "_WARMED", [])
+    aws.reset_clients()
+    yield
+    aws.reset_clients()
+
+
+def test_outside_lambda_warming_creates_no_client(fresh, monkeypatch):
+    monkeypatch.delenv("AWS_LAMBDA_FUNCTION_NAME", raising=False)
+    aws.warm("dynamodb")
+    assert aws.client.cache_info().currsize == 0 and aws._WARMED == []
+
+
+def test_in_lambda_init_creates_the_client_and_sends_one_request_without_the_network(fresh, monkeypatch):
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "flexigift-GetUserFunction")
+    sent = []
+    import botocore.httpsession
+
+    class Sent(Exception):
+        pass
+
+    def send(self, request):
+        sent.append(request)
+        raise Sent
+
+    monkeypatch.setattr(botocore.httpsession.URLLib3Session, "send", send)
+    aws.warm("dynamodb")
+    assert aws.client.cache_info().currsize == 1 and aws._WARMED == ["dynamodb"]
+    assert sent == []  # answered inside botocore, never sent
+    # and the answering hook is gone: the application's own first request goes to DynamoDB
+    with pytest.raises(Sent):
+        aws.dynamodb().get_item(TableName="flexigift-unit", Key={"PK": {"S": "x"}, "SK": {"S": "x"}})
+    assert len(sent) == 1
+
+
+def test_after_a_restore_clients_are_new_and_randomness_is_reseeded(fresh, monkeypatch):
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "flexigift-GetUserFunction")
+    aws.warm("dynamodb")
+    before = aws.dynamodb()
+    random.seed(7)
+    expected_without_reseed = random.Random(7).random()
+    aws.on_restore()
+    assert aws.dynamodb() is not before and aws._WARMED == ["dynamodb"]
+    assert random.random() != expected_without_reseed
