@@ -72,14 +72,7 @@ SCENARIOS: dict[str, list[dict[str, Any]]] = {
 @pytest.fixture
 def client() -> Iterator[Any]:
     with mock_aws():
-        dynamodb = boto3.client("dynamodb", region_name="us-east-1")
-        dynamodb.create_table(
-            TableName=TABLE, BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[{"AttributeName": "PK", "AttributeType": "S"},
-                                  {"AttributeName": "SK", "AttributeType": "S"}],
-            KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}, {"AttributeName": "SK", "KeyType": "RANGE"}],
-            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"})
-        yield dynamodb
+        yield _table()
 
 
 def _observe(client: Any) -> dict[str, Any]:
@@ -120,7 +113,8 @@ def test_journalled_transactions_behave_as_motos_own(name: str) -> None:
     assert actual == expected
 
 
-def _run_in_fresh_table(items: list[dict[str, Any]], journalled: bool) -> dict[str, Any]:
+def _table() -> Any:
+    """A table with a stream in the current moto account; its low-level client."""
     dynamodb = boto3.client("dynamodb", region_name="us-east-1")
     dynamodb.create_table(
         TableName=TABLE, BillingMode="PAY_PER_REQUEST",
@@ -128,7 +122,11 @@ def _run_in_fresh_table(items: list[dict[str, Any]], journalled: bool) -> dict[s
                               {"AttributeName": "SK", "AttributeType": "S"}],
         KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}, {"AttributeName": "SK", "KeyType": "RANGE"}],
         StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"})
-    return _outcome(dynamodb, items, journalled)
+    return dynamodb
+
+
+def _run_in_fresh_table(items: list[dict[str, Any]], journalled: bool) -> dict[str, Any]:
+    return _outcome(_table(), items, journalled)
 
 
 def test_a_cancelled_transaction_leaves_nothing(client: Any) -> None:
