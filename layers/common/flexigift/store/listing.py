@@ -30,7 +30,7 @@ from flexigift.errors import InvalidCursor
 from flexigift.store import keys
 from flexigift.store.table import Query, query_page
 
-MAX_CURSOR_LENGTH = 8192
+MAX_CURSOR_LENGTH = 8192  # characters: four key values at DynamoDB's limits, base64url
 
 
 @dataclass(frozen=True)
@@ -64,15 +64,20 @@ def _refused(message: str = "cursor is not one this API issued") -> InvalidCurso
     return InvalidCursor(f"{message}; use the Link header of the previous page")
 
 
-def decode_cursor(cursor: str, listing: Listing) -> str:
-    """The position a cursor of this listing names; InvalidCursor (400) for anything else."""
+def cursor_payload(cursor: str) -> Any:
+    """The JSON a cursor carries (unpadded URL-safe base64); InvalidCursor (400) when it is not one."""
     if not isinstance(cursor, str) or not 0 < len(cursor) <= MAX_CURSOR_LENGTH:
         raise _refused()
     try:
         raw = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True)
-        data = json.loads(raw.decode("utf-8"))
+        return json.loads(raw.decode("utf-8"))
     except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError):
         raise _refused() from None
+
+
+def decode_cursor(cursor: str, listing: Listing) -> str:
+    """The position a cursor of this listing names; InvalidCursor (400) for anything else."""
+    data = cursor_payload(cursor)
     if not isinstance(data, dict) or set(data) != {"listing", "index", "after"}:
         raise _refused("cursor does not belong to this listing")
     after = data["after"]
