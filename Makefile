@@ -9,6 +9,7 @@ VENV := .venv
 VENV_SAM := .venv-sam
 VENV_AUDIT := .venv-audit
 VENV_RIE := .venv-rie
+VENV_UV := .venv-uv
 PY := $(VENV)/bin/python
 PORT ?= 3000
 FN ?= CreateUserFunction
@@ -25,25 +26,48 @@ check-python:
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 12), sys.version' \
 	  || { echo "$(PYTHON) is not Python 3.12" >&2; exit 1; }
 
-$(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt | check-python
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+# Installs are locked: each virtualenv is synced by uv to exactly its lock file (every package pinned, with
+# the hashes of its release files; `make lock` regenerates the locks from the *.in files). The machine's uv is
+# used when it has one; otherwise uv itself is installed with pip, hash-checked, into .venv-uv.
+UV_ON_PATH := $(shell command -v uv 2>/dev/null)
+UV := $(or $(UV_ON_PATH),$(VENV_UV)/bin/uv)
+export UV_PYTHON_DOWNLOADS := never
+LAYER_LOCK := layers/common/requirements.txt
+
+$(VENV_UV)/bin/uv: requirements/uv.txt | check-python
+	test -x $(VENV_UV)/bin/python || $(PYTHON) -m venv $(VENV_UV)
+	$(VENV_UV)/bin/pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r requirements/uv.txt
 	touch $@
 
-$(VENV_SAM)/.installed: requirements-sam.txt | check-python
-	test -x $(VENV_SAM)/bin/python || $(PYTHON) -m venv $(VENV_SAM)
-	$(VENV_SAM)/bin/pip install --quiet --disable-pip-version-check -r requirements-sam.txt
-	touch $@
+# $(call sync,virtualenv,lock file): create the virtualenv with the chosen Python, then make it the lock, exactly.
+define sync
+	test -x $(1)/bin/python || $(UV) venv --quiet --python $(PYTHON) $(1)
+	$(UV) pip sync --quiet --require-hashes --python $(1)/bin/python $(2)
+	touch $(1)/.installed
+endef
 
-$(VENV_AUDIT)/.installed: requirements-audit.txt | check-python
-	test -x $(VENV_AUDIT)/bin/python || $(PYTHON) -m venv $(VENV_AUDIT)
-	$(VENV_AUDIT)/bin/pip install --quiet --disable-pip-version-check -r requirements-audit.txt
-	touch $@
+$(VENV)/.installed: requirements/dev.txt | check-python $(if $(UV_ON_PATH),,$(VENV_UV)/bin/uv)
+	$(call sync,$(VENV),requirements/dev.txt)
 
-$(VENV_RIE)/.installed: requirements-rie.txt | check-python
-	test -x $(VENV_RIE)/bin/python || $(PYTHON) -m venv $(VENV_RIE)
-	$(VENV_RIE)/bin/pip install --quiet --disable-pip-version-check -r requirements-rie.txt
-	touch $@
+$(VENV_SAM)/.installed: requirements/sam.txt | check-python $(if $(UV_ON_PATH),,$(VENV_UV)/bin/uv)
+	$(call sync,$(VENV_SAM),requirements/sam.txt)
+
+$(VENV_AUDIT)/.installed: requirements/audit.txt | check-python $(if $(UV_ON_PATH),,$(VENV_UV)/bin/uv)
+	$(call sync,$(VENV_AUDIT),requirements/audit.txt)
+
+$(VENV_RIE)/.installed: requirements/rie.txt | check-python $(if $(UV_ON_PATH),,$(VENV_UV)/bin/uv)
+	$(call sync,$(VENV_RIE),requirements/rie.txt)
+
+# Regenerate every lock from its *.in file (UPGRADE=1 moves every pin to the newest release the *.in allows;
+# otherwise the current pins are kept where they still fit). The layer's lock is what `sam build` installs,
+# and the project's venv is resolved within it, so tests run what is deployed.
+UV_COMPILE = $(UV) pip compile --quiet --generate-hashes --universal --python-version 3.12 \
+  --custom-compile-command "make lock" $(if $(UPGRADE),--upgrade)
+.PHONY: lock
+lock: | check-python $(if $(UV_ON_PATH),,$(VENV_UV)/bin/uv)
+	$(UV_COMPILE) layers/common/requirements.in -o $(LAYER_LOCK)
+	$(UV_COMPILE) -c $(LAYER_LOCK) requirements/dev.in -o requirements/dev.txt
+	for name in sam audit rie uv; do $(UV_COMPILE) requirements/$$name.in -o requirements/$$name.txt || exit 1; done
 
 # Serve the whole API on http://127.0.0.1:$(PORT) with moto on loopback (no Docker needed). The data is kept
 # in .local-stack/data across restarts: FRESH=1 starts empty; LOGS=1 shows the functions' JSON logs here
@@ -100,7 +124,7 @@ validate: $(VENV_SAM)/.installed
 # where pip-audit's per-release queries are not; it names each package it could not check).
 # A vulnerability without a fixed version would be ignored here as --ignore-vuln ID, with the reason beside it.
 PIP_AUDIT_IGNORE :=
-AUDITED_REQUIREMENTS := layers/common/requirements.txt requirements-dev.txt requirements-sam.txt requirements-rie.txt
+AUDITED_REQUIREMENTS := $(LAYER_LOCK) requirements/dev.txt requirements/sam.txt requirements/rie.txt
 # PYSEC-2026-1325 = CVE-2024-23342 (Minerva timing side channel in ecdsa's signing, no fixed release): ecdsa
 # is only in .venv-audit, pulled in by checkov, which signs nothing with a key of ours; never deployed.
 ADVISORIES_IGNORE := --ignore PYSEC-2026-1325
@@ -109,8 +133,8 @@ security: $(VENV)/.installed $(VENV_SAM)/.installed $(VENV_AUDIT)/.installed
 	$(VENV_AUDIT)/bin/bandit -q -c pyproject.toml -r layers functions local \
 	  2> >(grep -v 'nosec encountered' >&2)   # bandit warns once per node of a statement carrying a nosec
 	@for req in $(AUDITED_REQUIREMENTS); do \
-	  echo "$(VENV_AUDIT)/bin/pip-audit -r $$req $(PIP_AUDIT_IGNORE) $(PIP_AUDIT_FLAGS)"; \
-	  out=$$($(VENV_AUDIT)/bin/pip-audit -r $$req --progress-spinner off $(PIP_AUDIT_IGNORE) $(PIP_AUDIT_FLAGS) 2>&1); rc=$$?; \
+	  echo "$(VENV_AUDIT)/bin/pip-audit -r $$req --disable-pip $(PIP_AUDIT_IGNORE) $(PIP_AUDIT_FLAGS)"; \
+	  out=$$($(VENV_AUDIT)/bin/pip-audit -r $$req --disable-pip --progress-spinner off $(PIP_AUDIT_IGNORE) $(PIP_AUDIT_FLAGS) 2>&1); rc=$$?; \
 	  grep -v 'could not be audited' <<<"$$out" | grep -vE '^(Name +Skip Reason|-+ -+)$$'; \
 	  skipped=$$(grep -c 'could not be audited' <<<"$$out"); \
 	  [ "$$skipped" -eq 0 ] || echo "pip-audit: WARNING: $$skipped package(s) resolved from $$req are unknown to the vulnerability service and were not audited (PIP_AUDIT_FLAGS=--strict makes that fail)"; \
@@ -137,4 +161,4 @@ bench: $(VENV)/.installed
 	$(PY) -m bench
 
 clean:
-	rm -rf $(VENV) $(VENV_SAM) $(VENV_AUDIT) $(VENV_RIE) .aws-sam .local-stack
+	rm -rf $(VENV) $(VENV_SAM) $(VENV_AUDIT) $(VENV_RIE) $(VENV_UV) .aws-sam .local-stack

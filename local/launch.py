@@ -68,7 +68,7 @@ class StackProcess:
         env.pop("AWS_ENDPOINT_URL", None)
         (self.state_dir / "state.json").unlink(missing_ok=True)  # a killed stack's file names a dead port
         with self.output.open("ab") as log:
-            self.process = subprocess.Popen(self.command, cwd=ROOT, env=env, stdout=log,  # noqa: S603 # nosec B603 - our own interpreter and module
+            self.process = subprocess.Popen(self.command, cwd=ROOT, env=env, stdout=log,  # noqa: S603 # nosec B603  # our own interpreter and module
                                             stderr=subprocess.STDOUT, start_new_session=True)
 
     def kill_all(self) -> None:
@@ -96,7 +96,7 @@ def _wait_until_healthy(process: subprocess.Popen[bytes], state_file: Path, outp
     while time.monotonic() < deadline and process.poll() is None:
         try:
             base_url = json.loads(state_file.read_text())["url"]
-            with urllib.request.urlopen(base_url + "/_local/health", timeout=2) as answer:  # noqa: S310 # nosec B310 - loopback URL the stack wrote
+            with urllib.request.urlopen(base_url + "/_local/health", timeout=2) as answer:  # noqa: S310 # nosec B310  # loopback URL the stack wrote
                 if json.loads(answer.read()) == {"status": "ok"}:
                     return base_url
         except (OSError, ValueError, KeyError):
