@@ -25,6 +25,7 @@ ACCOUNT = "123456789012"
 TABLE = "flexigift-bench"
 QUEUE = "flexigift-bench-rewards-delivery"
 DLQ = "flexigift-bench-rewards-delivery-dlq"
+WEBHOOKS_QUEUE = "flexigift-bench-webhook-deliveries"
 PHYSICAL = {
     "Table": TABLE,
     "CatalogFeedBucket": "flexigift-bench-catalog-feed",
@@ -33,6 +34,9 @@ PHYSICAL = {
     "RewardsDeliveryDLQ": f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{DLQ}",
     "RewardsDeliveryDLQ.Arn": f"arn:aws:sqs:{REGION}:{ACCOUNT}:{DLQ}",
     "RewardCodesKeyAlias": "alias/flexigift-bench-reward-codes",
+    "WebhookDeliveriesQueue": f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{WEBHOOKS_QUEUE}",
+    "WebhookDeliveriesQueue.Arn": f"arn:aws:sqs:{REGION}:{ACCOUNT}:{WEBHOOKS_QUEUE}",
+    "WebhookSecretsKeyAlias": "alias/flexigift-bench-webhook-secrets",
 }
 BASE_ENVIRONMENT = {"AWS_DEFAULT_REGION": REGION, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                     "POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_METRICS_DISABLED": "true",
@@ -129,9 +133,11 @@ def moto_aws() -> Iterator[MotoAws]:
             dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
             sqs.create_queue(QueueName=QUEUE, Attributes={
                 "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 3})})
+            sqs.create_queue(QueueName=WEBHOOKS_QUEUE)
             kms = boto3.client("kms", region_name=REGION)
-            key_id = kms.create_key(Description="reward codes (bench)")["KeyMetadata"]["KeyId"]
-            kms.create_alias(AliasName=PHYSICAL["RewardCodesKeyAlias"], TargetKeyId=key_id)
+            for alias, purpose in (("RewardCodesKeyAlias", "reward codes"), ("WebhookSecretsKeyAlias", "webhook secrets")):
+                key_id = kms.create_key(Description=f"{purpose} (bench)")["KeyMetadata"]["KeyId"]
+                kms.create_alias(AliasName=PHYSICAL[alias], TargetKeyId=key_id)
             sender = str(template.load()["Parameters"]["RewardsSenderEmail"]["Default"])
             boto3.client("sesv2", region_name=REGION).create_email_identity(EmailIdentity=sender)
             counter, clock = CallCounter(), CallClock()

@@ -136,6 +136,58 @@ def test_a_payment_and_its_refund_write_their_events_with_them(aws, webhooks):
     assert list_events({"type": "payment.lost"})[0] == 422
 
 
+def _follow(query: dict[str, str]) -> list[list[dict]]:
+    """Every page of GET /events, following each answer's Link rel="next"."""
+    from urllib.parse import parse_qs, urlparse
+
+    pages = []
+    while True:
+        status, body, headers = list_events(query)
+        assert status == 200, body
+        pages.append(body)
+        link = headers.get("Link")
+        if not link:
+            return pages
+        query = {k: v[0] for k, v in parse_qs(urlparse(link[1:link.index(">")]).query).items()}
+        assert len(pages) < 50, "the pages do not end"
+
+
+def test_the_event_listing_is_spread_over_shards_and_pages_through_them_newest_first(aws, webhooks):
+    """Given 40 events of two types written a millisecond apart, when GET /events is paged 7 at a time (and
+    ?type= 3 at a time), then every event comes exactly once, newest first; their index entries lie on many
+    shards (keys.EVENT_SHARDS) and carry no body; a cursor of the type listing is refused by the full one."""
+    from flexigift.store import events, keys
+    from flexigift.store.table import Transaction
+
+    written = []
+    for n in range(40):
+        tx = Transaction()
+        kind = "payment.captured" if n % 3 else "refund.created"
+        created_at = f"2026-12-03T10:00:{n // 1000:02d}.{n % 1000:03d}Z"
+        written.append((created_at, events.tx_put_event(tx, "default", kind, {"n": n}, created_at), kind))
+        tx.commit()
+    newest_first = [event_id for _, event_id, _ in sorted(written, reverse=True)]
+
+    pages = _follow({"limit": "7"})
+    assert [len(p) for p in pages[:-1]] == [7] * (len(pages) - 1)
+    assert [e["id"] for page in pages for e in page] == newest_first
+    refunds = _follow({"type": "refund.created", "limit": "3"})
+    assert [e["id"] for page in refunds for e in page] == [i for i in newest_first
+                                                          if dict((e, k) for _, e, k in written)[i] == "refund.created"]
+
+    entries = [i for i in all_items(aws) if i.get("type") == "EVENT"]
+    shards = {i["GSI1PK"] for i in entries}
+    assert len(shards) > 10 and all(p.startswith(keys.events_partition("default") + "#") for p in shards)
+    index = aws.query(TableName=TABLE, IndexName="GSI1", KeyConditionExpression="GSI1PK = :p",
+                               ExpressionAttributeValues={":p": {"S": sorted(shards)[0]}})["Items"]
+    assert index and all("body" not in i for i in index)
+
+    _, _, headers = list_events({"type": "refund.created", "limit": "1"})
+    type_cursor = headers["Link"].split("cursor=")[1].split(">")[0]
+    status, body, _ = list_events({"cursor": type_cursor})
+    assert status == 400 and body["error"]["code"] == "invalid_cursor", body
+
+
 def test_an_event_lives_and_dies_with_its_change(aws, webhooks):
     """Given a payment the cards cannot cover, when it is refused, then no event was written (nothing committed)."""
     jack_with_cards({**KOHLS_CARD, "balance": 10})

@@ -2,8 +2,11 @@
 same TransactWriteItems as the change it reports, so an event exists if and only if its change committed.
 
 Event   PK=P#<program>#EVENT#<evt_...>  SK=EVENT  (TTL expires_at: 30 days)
-        GSI1 P#<program>#EVENTS#<day> / <created_at>#<id>          (the program's events of one UTC day)
-        GSI2 P#<program>#EVENTS#<type>#<day> / <created_at>#<id>   (the same, of one type)
+        GSI1 P#<program>#EVENTS#<shard> / <created_at>#<id>          (the program's events)
+        GSI2 P#<program>#EVENTS#<type>#<shard> / <created_at>#<id>   (the same, of one type)
+        The shard (0..keys.EVENT_SHARDS-1) is a hash of the event id: a program's events are written about
+        three a payment, more than one partition takes. The indexes hold no body (one write unit an entry):
+        a page reads its events' items in one BatchGetItem.
 
 The event's JSON (`{"id", "type", "created_at", "data"}`) is kept as the exact text a webhook receives
 (`body`), so every delivery of it carries the same bytes and the same signature input. The table's stream
@@ -14,17 +17,14 @@ from __future__ import annotations
 
 import secrets
 import time
-from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from flexigift import jsonio
-from flexigift.errors import InvalidCursor
 from flexigift.store import keys
-from flexigift.store.table import Query, Transaction, get_item, query_page
-from flexigift.store.wallet import decode_cursor, encode_cursor
+from flexigift.store.listing import Listing, page
+from flexigift.store.table import Transaction, batch_get, found_in, get_item
 
 RETENTION_DAYS = 30
-_CURSOR_KEYS = {"PK", "SK"}
 
 
 def new_event_id() -> str:
@@ -36,24 +36,21 @@ def event_body(event_id: str, event_type: str, created_at: str, data: Any) -> st
     return jsonio.dumps({"id": event_id, "type": event_type, "created_at": created_at, "data": data})
 
 
-def _day(created_at: str) -> str:
-    return created_at[:10]
-
-
 def tx_put_event(tx: Transaction, program_id: str, event_type: str, data: Any, created_at: str,
                  label: str = "event") -> str:
     """Add an event to the transaction of the change it reports; returns its id. `data` is the resource as its
     GET shows it (a response model or plain JSON values, money as Decimal)."""
     event_id = new_event_id()
-    day = _day(created_at)
     sort = f"{created_at}#{event_id}"
+    shard = keys.shard_of_text(event_id, keys.EVENT_SHARDS)
     tx.put(label, {
         **keys.event_key(program_id, event_id), "type": keys.EVENT_TYPE, "id": event_id, "program_id": program_id,
         "event_type": event_type, "created_at": created_at,
         "body": event_body(event_id, event_type, created_at, data),
         "expires_at": int(time.time()) + RETENTION_DAYS * 86400,
-        "GSI1PK": keys.events_partition(program_id, day), "GSI1SK": sort,
-        "GSI2PK": keys.events_partition(program_id, day, event_type), "GSI2SK": sort,
+        "GSI1PK": keys.sharded(keys.events_partition(program_id), shard, keys.EVENT_SHARDS), "GSI1SK": sort,
+        "GSI2PK": keys.sharded(keys.events_partition(program_id, event_type), shard, keys.EVENT_SHARDS),
+        "GSI2SK": sort,
     }, condition="attribute_not_exists(PK)")
     return event_id
 
@@ -70,49 +67,23 @@ def get_event(program_id: str, event_id: str) -> dict[str, Any] | None:
     return _record(item)
 
 
-def _days(today: date) -> list[str]:
-    return [(today - timedelta(days=n)).isoformat() for n in range(RETENTION_DAYS + 1)]
-
-
-def _cursor_day(cursor: str, partitions: dict[str, str], index: str) -> tuple[str, dict[str, Any]]:
-    """The day a cursor continues and where in it; only a partition of the caller's own listing is accepted."""
-    for day, partition in partitions.items():
-        try:
-            start = decode_cursor(cursor, {*_CURSOR_KEYS, f"{index}PK", f"{index}SK"}, (f"{index}PK", partition))
-        except InvalidCursor:
-            continue
-        return day, start
-    raise InvalidCursor("cursor does not belong to this listing; use the Link header of the previous page")
+def events_listing(program_id: str, event_type: str | None) -> Listing:
+    return Listing("GSI2" if event_type else "GSI1", keys.events_partition(program_id, event_type), sharded=True,
+                   forward=False, shards=keys.EVENT_SHARDS)
 
 
 def list_page(program_id: str, event_type: str | None, limit: int,
               cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
-    """One page of the program's events, newest first, walking back one day partition at a time (at most the
-    retention period). The cursor is the last event's keys: the next page resumes after it."""
-    index = "GSI2" if event_type else "GSI1"
-    days = _days(datetime.now(timezone.utc).date())
-    partitions = {day: keys.events_partition(program_id, day, event_type) for day in days}
-    start: dict[str, Any] | None = None
-    if cursor:
-        first_day, start = _cursor_day(cursor, partitions, index)
-        days = days[days.index(first_day):]
-    found: list[dict[str, Any]] = []
-    last_item: dict[str, Any] | None = None
+    """One page of the program's events (of one type, if given), newest first: the keys from the sharded
+    listing, then the events in one BatchGetItem. An event past its retention that TTL has not deleted yet is
+    left out (a page may then hold fewer than `limit` and still announce the next)."""
+    index_items, next_cursor = page(events_listing(program_id, event_type), limit, cursor)
+    wanted = [{"PK": i["PK"], "SK": i["SK"]} for i in index_items]
+    found = batch_get(wanted, consistent=False) if wanted else {}  # events never change once written
     now = time.time()
-    for day in days:
-        while len(found) < limit:
-            items, start = query_page(Query(index=index, pk_name=f"{index}PK", pk_value=partitions[day],
-                                            limit=limit - len(found), start_key=start, forward=False))
-            for item in items:
-                last_item = item
-                if int(item.get("expires_at", 0)) >= now:
-                    found.append(_record(item))
-            if start is None:
-                break
-        if len(found) >= limit:
-            break
-        start = None
-    if len(found) < limit or last_item is None:
-        return found, None
-    position = {k: last_item[k] for k in (*_CURSOR_KEYS, f"{index}PK", f"{index}SK")}
-    return found, encode_cursor(position)
+    events = []
+    for entry in index_items:
+        item = found_in(found, entry)
+        if item is not None and int(item.get("expires_at", 0)) >= now:
+            events.append(_record(item))
+    return events, next_cursor

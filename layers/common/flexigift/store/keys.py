@@ -239,13 +239,17 @@ def event_key(program_id: str, event_id: str) -> dict[str, str]:
     return {"PK": f"{tenant(program_id)}{EVENT_TYPE}#{event_id}", "SK": EVENT_TYPE}
 
 
-def events_partition(program_id: str, day: str, event_type: str | None = None) -> str:
-    """GSI1PK (every event) or GSI2PK (one type) of a program's events of one UTC day (`2026-12-03`): the
-    per-program event list is sharded by day, so no partition grows past a day of one program's events and
-    none is shared by programs. Sorted by GSI1SK/GSI2SK = <created_at>#<event id>."""
+EVENT_SHARDS = 64  # a program's event listings: every payment writes about three events (bench f)
+
+
+def events_partition(program_id: str, event_type: str | None = None) -> str:
+    """The listing (unsharded name) of a program's events, GSI1 (every event) or GSI2 (one type), sorted by
+    <created_at>#<event id>. Every change of the program writes an event, so each listing is spread over
+    EVENT_SHARDS partitions (`sharded`, the shard from a hash of the event id); none is shared by programs.
+    Events expire by TTL after 30 days, and their index entries with them."""
     if event_type is None:
-        return f"{tenant(program_id)}{EVENTS_PREFIX}{day}"
-    return f"{tenant(program_id)}{EVENTS_PREFIX}{event_type}#{day}"
+        return f"{tenant(program_id)}{EVENTS_PREFIX.rstrip('#')}"
+    return f"{tenant(program_id)}{EVENTS_PREFIX}{event_type}"
 
 
 def webhook_endpoints_partition(program_id: str) -> str:
