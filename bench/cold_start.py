@@ -26,7 +26,9 @@ from bench.report import Figure, median, ms, ratio
 from local import lambda_runtime, template
 from local.launch import launched_stack
 
-TARGET = 1.3
+TARGET = 1.3           # every handler's init
+MEDIAN_TARGET = 1.2    # the median handler's init
+FIRST_REQUEST_TARGET = 1.2  # init + the first request, against the baseline's init + one GetItem
 RUNS = int(os.environ.get("BENCH_COLD_RUNS", "5"))
 
 HANDLER_PROBE = """
@@ -131,12 +133,18 @@ def run() -> tuple[list[Figure], list[str]]:
     base = median(baseline)
     figures = [Figure("a", "baseline: import boto3 + one DynamoDB client", ms(base), "", None,
                       f"median of {len(baseline)}")]
+    ratios = []
     for fn in functions:
         value = median(samples[fn.logical_id])
+        ratios.append(value / base)
         figures.append(Figure("a", f"cold start {fn.module}", f"{ms(value)} = {ratio(value / base)}",
                               f"<= {TARGET}x", value / base <= TARGET,
                               f"median of {RUNS}" + ("; X-Ray SDK loaded though tracing is off"
                                                      if xray[fn.logical_id] else "")))
+    within = sum(r <= TARGET for r in ratios)
+    figures.append(Figure("a", "cold start, the median handler", ratio(median(ratios)), f"<= {MEDIAN_TARGET}x",
+                          median(ratios) <= MEDIAN_TARGET, f"{within} of {len(ratios)} handlers within {TARGET}x, "
+                          f"worst {ratio(max(ratios))}"))
     # as deployed, tracing is on: one handler with POWERTOOLS_TRACE_DISABLED unset
     get_user = next((fn for fn in functions if fn.module == "get_user"), functions[0])
     traced = median([_probe(HANDLER_PROBE, _in_lambda(get_user) | {"POWERTOOLS_TRACE_DISABLED": "false"},
@@ -183,6 +191,6 @@ def first_request_figures(get_user: template.Function) -> list[Figure]:
         Figure("a", "baseline + first request: boto3 + client + one GetItem", ms(base), "", None,
                f"median of {len(baseline_runs)}; moto server on loopback"),
         Figure("a", f"cold start + first request {get_user.module} (GET /users/{{id}})",
-               f"{ms(value)} = {ratio(value / base)}", f"<= {TARGET}x", value / base <= TARGET,
+               f"{ms(value)} = {ratio(value / base)}", f"<= {FIRST_REQUEST_TARGET}x", value / base <= FIRST_REQUEST_TARGET,
                f"median of {len(handler_runs)}; the handler's client created and warmed in its init"),
     ]
