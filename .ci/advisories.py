@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import subprocess
 import sys
 import urllib.error
@@ -48,11 +49,17 @@ class Verdict:
         return bool(self.source)
 
 
+# What a virtualenv holds, asked of its own interpreter: uv's virtualenvs have no pip to list them.
+_LIST_DISTRIBUTIONS = ("import importlib.metadata as m, json; "
+                       "print(json.dumps([[d.metadata['Name'], d.version] for d in m.distributions()]))")
+
+
 def installed(venv: str) -> dict[str, str]:
     """name -> version of every distribution in a virtualenv (pip's own excluded)."""
-    listing = subprocess.run([f"{venv}/bin/python", "-m", "pip", "list", "--format=json",  # noqa: S603
-                              "--disable-pip-version-check"], capture_output=True, text=True, check=True).stdout
-    return {row["name"].lower(): row["version"] for row in json.loads(listing) if row["name"].lower() != "pip"}
+    listing = subprocess.run([f"{venv}/bin/python", "-I", "-c", _LIST_DISTRIBUTIONS],  # noqa: S603
+                             capture_output=True, text=True, check=True).stdout
+    names = {re.sub(r"[-_.]+", "-", name).lower(): version for name, version in json.loads(listing)}
+    return {name: version for name, version in names.items() if name != "pip"}
 
 
 def _get(url: str) -> dict | None:
