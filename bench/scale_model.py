@@ -30,6 +30,12 @@ records and its shards are even. A listing's shard partitions are therefore coun
 its shards (`<listing>#<any of N shards>`); the recorder learns which partitions are shards, and of which
 listing, from store.keys.sharded itself. Reads are even over the shards already (a page queries every shard).
 
+Partitions of a record created by one operation of the run and written by it alone (the item of an event, a
+reward order, an outbox record, or its own index entry such as a product's natural key) are left out of the
+ranking of shared partitions, as a customer's own are: the sample stands for the day's other
+operations of its kind, but they create records of their own, so such a partition takes its one operation's
+writes, not a growing share of the day's.
+
 Records read by a newest-first page (a program's reward orders, 50 a page): the run lasts minutes, so its few
 orders stay among the newest 50 and each is read by nearly every listing of the run. In a day an order is among
 the newest 50 for 50 / (orders a second) seconds, so each order's partition takes (listings a second) x 50 /
@@ -114,6 +120,9 @@ class Recorder:
         self.indexes = indexes
         self.usage = Usage()
         self.owner: str | None = None           # the customer the current operation acts for
+        self.operation = 0                      # the current operation's number in the run
+        self.writers: dict[tuple[str, str], set[int]] = defaultdict(set)  # partition -> operations writing it
+        self.created: dict[tuple[str, str], int] = {}  # partition -> the operation whose new item first wrote it
         self.owners: dict[tuple[str, str, str], set[str | None]] = defaultdict(set)  # (w|r, where, partition)
         self.on = False
         self.dynamodb_seconds = 0.0
@@ -161,6 +170,18 @@ class Recorder:
         if len(seen) < 2:
             seen.add(self.owner)
 
+    def _note_writer(self, key: tuple[str, str], created: bool) -> None:
+        """Which operations wrote a partition (a listing's shards count as their listing), and which new item
+        wrote it first."""
+        where, partition = key
+        if where != "table" and partition in self.shards:
+            key = (where, spread_name(*self.shards[partition]))
+        writers = self.writers[key]
+        if len(writers) < 2:
+            writers.add(self.operation)
+        if created:
+            self.created.setdefault(key, self.operation)
+
     def before(self, model: Any, params: dict[str, Any], **_: Any) -> None:
         if not self.on:
             return
@@ -183,6 +204,7 @@ class Recorder:
                 if failed or not changes:  # a refused write, a condition check: charged, nothing written
                     self.usage.wcu[("table", partition)] += (2 if transactional else 1) * write_units(item_size(before))
                     self._touch("w", "table", partition)
+                    self._note_writer(("table", partition), created=False)
                     continue
                 after = self._stored(key)
                 for where, part, units in write_costs(before, after, self.indexes, transactional):
@@ -191,6 +213,7 @@ class Recorder:
                         part = HOLDS_SPREAD + ("" if put else ", removals")
                     self.usage.wcu[(where, part)] += units
                     self._touch("w", where, part)
+                    self._note_writer((where, part), created=before is None and after is not None)
         elif name == "GetItem" and not failed:
             item = parsed.get("Item")
             self.usage.rcu[("table", params["Key"]["PK"]["S"])] += read_units(item_size(item),
@@ -463,6 +486,7 @@ def _run(rng: random.Random, figures: list[Figure]) -> list[Figure]:
             if count % 500 == 0:
                 print(f"[bench] f: {count} of {SAMPLE} operations", file=sys.stderr, flush=True)
             recorder.usage = per_op_usage[name]
+            recorder.operation = count
             before_db = recorder.dynamodb_seconds
             t0 = time.perf_counter()
             operations[name]()
@@ -496,8 +520,14 @@ def _run(rng: random.Random, figures: list[Figure]) -> list[Figure]:
         seen = owners.get((kind, *key), {None})
         return next(iter(seen)) if len(seen) == 1 else None
 
+    def one_record(key: tuple[str, str]) -> bool:
+        """A partition of a record the run created (its item, or an index entry of its own such as its natural
+        key's), written by that one operation alone: the day's other such operations write records of their own,
+        so its load does not grow with the rate (the module's docstring)."""
+        return key in recorder.created and recorder.writers[key] == {recorder.created[key]}
+
     all_wcu, all_rcu = sum(wcu.values()), sum(rcu.values())
-    shared_w = Counter({k: v for k, v in wcu.items() if own("w", k) is None})
+    shared_w = Counter({k: v for k, v in wcu.items() if own("w", k) is None and not one_record(k)})
     shared_r = Counter({k: v - moving_page_reads[k] for k, v in rcu.items()
                         if own("r", k) is None and v > moving_page_reads[k]})
     mix = ", ".join(f"{n} {SHARES[n]:.1%}" for n in names)
