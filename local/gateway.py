@@ -29,6 +29,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import formatdate
+from functools import lru_cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -172,8 +173,14 @@ def _as_list(value: Any) -> list[str]:
 
 
 def _glob(pattern: str, text: str, ignore_case: bool = False) -> bool:
+    return _glob_regex(pattern, ignore_case).fullmatch(text) is not None
+
+
+@lru_cache(maxsize=1024)
+def _glob_regex(pattern: str, ignore_case: bool) -> re.Pattern[str]:
+    """An IAM resource or action pattern (* and ?) as a regex, compiled once (every request evaluates one)."""
     regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
-    return re.fullmatch(regex, text, re.IGNORECASE if ignore_case else 0) is not None
+    return re.compile(regex, re.IGNORECASE if ignore_case else 0)
 
 
 class AuthorizerCache:
