@@ -5,7 +5,8 @@ each attribute of each item it looks the member up in the operation's output sha
 and converts it by type. A GetItem of one user item spent most of its time there (the profile in README's
 benchmark section): more than moto's own work of finding the item.
 
-Most of what the application asks for (GetItem, BatchGetItem, Query, the writes and transactions) has a result
+Most of what the application asks for (GetItem, BatchGetItem, Query, the writes and transactions, and the
+stream relay's GetRecords, which moto answered under its lock, up to 1,000 records at a time) has a result
 that is already the wire JSON: dicts, lists, strings, numbers and booleans, in DynamoDB's own attribute-value
 format, under the output shape's member names. For those, this module writes the same JSON with json.dumps;
 anything else (a binary attribute, a None, a datetime, an operation not listed) goes through moto's serializer
@@ -15,29 +16,45 @@ tests/integration/test_moto_responses.py holds the two to the same JSON on every
 
 from __future__ import annotations
 
+import calendar
 import json
+from datetime import datetime
 from typing import Any
 
-# Operations whose results are plain JSON in DynamoDB's wire format when they hold no binary values
-FAST_OPERATIONS = frozenset({"GetItem", "BatchGetItem", "Query", "Scan", "PutItem", "UpdateItem", "DeleteItem",
-                             "BatchWriteItem", "TransactWriteItems", "TransactGetItems"})
+# Operations whose results are plain JSON in the wire format when they hold no binary values
+FAST_OPERATIONS = frozenset({("dynamodb", name) for name in (
+    "GetItem", "BatchGetItem", "Query", "Scan", "PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem",
+    "TransactWriteItems", "TransactGetItems")} | {("dynamodbstreams", "GetRecords")})
+# ... and the one whose result also holds datetimes (a stream record's ApproximateCreationDateTime), written
+# as the JSON serializer writes a timestamp: seconds since the epoch, milliseconds kept
+DATED_OPERATIONS = frozenset({("dynamodbstreams", "GetRecords")})
 _PLAIN_SCALARS = (str, int, float, bool)
 _original: list[Any] = []
 
 
-def _plain(value: Any) -> bool:
-    """Only dicts with string keys, lists, strings, numbers and booleans: what json.dumps writes as the
-    serializer would (no None, which the serializer leaves out; no bytes, which it base64-encodes)."""
+def _plain(value: Any, dates: bool) -> bool:
+    """Only dicts with string keys, lists, strings, numbers and booleans (and datetimes where `dates`): what
+    json.dumps writes as the serializer would (no None, which the serializer leaves out; no bytes, which it
+    base64-encodes)."""
     if isinstance(value, dict):
-        return all(isinstance(k, str) and _plain(v) for k, v in value.items())
+        return all(isinstance(k, str) and _plain(v, dates) for k, v in value.items())
     if isinstance(value, list):
-        return all(_plain(v) for v in value)
-    return isinstance(value, _PLAIN_SCALARS)
+        return all(_plain(v, dates) for v in value)
+    return isinstance(value, _PLAIN_SCALARS) or (dates and isinstance(value, datetime))
+
+
+def _timestamp(value: Any) -> int | float:
+    """moto's JSON serializer's unixtimestamp (naive datetimes are UTC there too)."""
+    if not isinstance(value, datetime):
+        raise TypeError(f"not JSON: {type(value).__name__}")
+    seconds = calendar.timegm(value.utctimetuple())
+    return seconds + (value.microsecond // 1000) / 1000.0 if value.microsecond else seconds
 
 
 def fast_body(operation_model: Any, result: Any) -> str | None:
     """The response body, written directly, or None when moto's serializer must write it."""
-    if operation_model.name not in FAST_OPERATIONS or operation_model.service_model.service_name != "dynamodb":
+    operation = (operation_model.service_model.service_name, operation_model.name)
+    if operation not in FAST_OPERATIONS:
         return None
     shape = operation_model.output_shape
     if not isinstance(result, dict) or shape is None:
@@ -45,9 +62,10 @@ def fast_body(operation_model: Any, result: Any) -> str | None:
     members = shape.members
     if not set(result) <= set(members):  # the serializer writes the shape's members only (DeleteItem adds one)
         result = {k: v for k, v in result.items() if k in members}
-    if not _plain(result):
+    dates = operation in DATED_OPERATIONS
+    if not _plain(result, dates):
         return None
-    return json.dumps(result)  # as the serializer writes it (moto's PRETTIFY_RESPONSES aside: see install)
+    return json.dumps(result, default=_timestamp if dates else None)  # as the serializer writes it
 
 
 def install() -> None:
