@@ -6,8 +6,14 @@ its policy does not allow the method ARN); build the proxy event with the author
 function; turn its result into the HTTP response. Refusals made here use the API's GatewayResponses
 from template.yaml, with $context.requestId filled in.
 
-Not modelled: authorizer result caching (every request is authorized afresh, as with a cache TTL of 0),
-throttling, binary media types, the stage prefix in URLs (the API is served at /, as on a custom domain).
+Authorizer results are cached as API Gateway caches them: per authorizer and identity source (the values
+of its Identity headers), for its ReauthorizeEvery (the template's AuthorizerCacheSeconds; 0 turns the
+cache off, as it does in AWS). A cached decision's policy is evaluated against each request's own method
+ARN, and its context goes into each request's event; only decisions are cached, never a refusal (401) or an
+authorizer failure, so those call the authorizer every time.
+
+Not modelled: throttling, binary media types, the stage prefix in URLs (the API is served at /, as on a
+custom domain).
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import formatdate
+from functools import lru_cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -38,6 +45,8 @@ MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
 READ_TIMEOUT_SECONDS = float(os.environ.get("FLEXIGIFT_LOCAL_READ_TIMEOUT", "10"))
 # Open connections at once; one more is answered 503 and closed (each open connection holds a thread).
 MAX_CONNECTIONS = int(os.environ.get("FLEXIGIFT_LOCAL_MAX_CONNECTIONS", "64"))
+# Cached authorizer decisions kept at most (distinct keys within the TTL); the oldest go first past it
+AUTHORIZER_CACHE_ENTRIES = 10_000
 
 # API Gateway's default status per gateway response type (used when the template sets none)
 _DEFAULT_STATUS = {"UNAUTHORIZED": 401, "ACCESS_DENIED": 403, "MISSING_AUTHENTICATION_TOKEN": 403,  # nosec B105  # status codes
@@ -164,18 +173,75 @@ def _as_list(value: Any) -> list[str]:
 
 
 def _glob(pattern: str, text: str, ignore_case: bool = False) -> bool:
+    return _glob_regex(pattern, ignore_case).fullmatch(text) is not None
+
+
+@lru_cache(maxsize=1024)
+def _glob_regex(pattern: str, ignore_case: bool) -> re.Pattern[str]:
+    """An IAM resource or action pattern (* and ?) as a regex, compiled once (every request evaluates one)."""
     regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
-    return re.fullmatch(regex, text, re.IGNORECASE if ignore_case else 0) is not None
+    return re.compile(regex, re.IGNORECASE if ignore_case else 0)
+
+
+class AuthorizerCache:
+    """API Gateway's authorizer result cache: a decision per (authorizer, identity source values), kept for
+    the authorizer's TTL in seconds (0: nothing is kept)."""
+
+    def __init__(self, ttl_seconds: dict[str, float], clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl_seconds = ttl_seconds
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._decisions: dict[tuple[str, tuple[str, ...]], tuple[float, dict[str, Any]]] = {}
+
+    def get(self, authorizer: str, identity: tuple[str, ...]) -> dict[str, Any] | None:
+        with self._lock:
+            found = self._decisions.get((authorizer, identity))
+            if found is None:
+                return None
+            if found[0] <= self.clock():
+                del self._decisions[(authorizer, identity)]
+                return None
+            return found[1]
+
+    def put(self, authorizer: str, identity: tuple[str, ...], decision: dict[str, Any]) -> None:
+        ttl = self.ttl_seconds.get(authorizer, 0)
+        if ttl <= 0:
+            return
+        with self._lock:
+            if len(self._decisions) >= AUTHORIZER_CACHE_ENTRIES:
+                now = self.clock()
+                for key in [k for k, (expires, _) in self._decisions.items() if expires <= now]:
+                    del self._decisions[key]
+                while len(self._decisions) >= AUTHORIZER_CACHE_ENTRIES:
+                    del self._decisions[next(iter(self._decisions))]  # the oldest entry
+            self._decisions[(authorizer, identity)] = (self.clock() + ttl, decision)
+
+
+def authorizer_ttls(authorizers: dict[str, template.Authorizer], parameters: dict[str, str] | None) -> dict[str, float]:
+    """Each authorizer's cache TTL in seconds: its ReauthorizeEvery with the stack's parameters (API Gateway
+    allows 0 to 3600); 0 for one without identity headers or with identity sources not modelled here."""
+    ttls = {}
+    for name, authorizer in authorizers.items():
+        if authorizer.reauthorize_every is None or not authorizer.identity_headers:
+            ttls[name] = 0.0
+            continue
+        value = template.resolve(authorizer.reauthorize_every, {}, parameters)
+        ttls[name] = min(max(float(value), 0.0), 3600.0)
+    return ttls
 
 
 # --- the gateway -------------------------------------------------------------------------------------
 
 
 class Gateway:
-    def __init__(self, invoker: Invoker, log: Callable[[str], None] | None = None) -> None:
+    def __init__(self, invoker: Invoker, log: Callable[[str], None] | None = None,
+                 parameters: dict[str, str] | None = None) -> None:
+        """`parameters`: the template's parameters as the stack sets them (AuthorizerCacheSeconds, ...);
+        those not given take their Default."""
         self.invoker = invoker
         self.functions = template.functions()
         self.authorizers = template.authorizers()
+        self.authorizer_cache = AuthorizerCache(authorizer_ttls(self.authorizers, parameters))
         self.router = Router(template.routes())
         self.responses = GatewayResponses(template.gateway_responses())
         self.local_routes: dict[tuple[str, str], LocalHandler] = {}
@@ -243,11 +309,28 @@ class Gateway:
     def _authorize(self, route: template.Route, request: HttpRequest, event: dict[str, Any],
                    request_id: str) -> HttpResponse | None:
         authorizer = self.authorizers[route.authorizer or ""]  # checked in __init__
-        for name in authorizer.identity_headers:
-            if not (request.header(name) or "").strip():
-                return self.responses.render("UNAUTHORIZED", request_id, message="Unauthorized")
+        identity = tuple(request.header(name) or "" for name in authorizer.identity_headers)
+        if not all(value.strip() for value in identity):
+            return self.responses.render("UNAUTHORIZED", request_id, message="Unauthorized")
         method_arn = (f"arn:aws:execute-api:{REGION}:{ACCOUNT_ID}:{API_ID}/{STAGE}/"
                       f"{request.method}/{event['path'].lstrip('/')}")
+        decision = self.authorizer_cache.get(authorizer.name, identity)
+        if decision is None:
+            answer = self._call_authorizer(authorizer, event, method_arn, request_id)
+            if isinstance(answer, HttpResponse):
+                return answer  # a refusal or a failure: never cached
+            decision = answer
+            self.authorizer_cache.put(authorizer.name, identity, decision)
+        if not _policy_allows(decision["policyDocument"], method_arn):
+            return self.responses.render("ACCESS_DENIED", request_id,
+                                         message="User is not authorized to access this resource")
+        event["requestContext"]["authorizer"] = {**(decision.get("context") or {}),
+                                                 "principalId": decision["principalId"]}
+        return None
+
+    def _call_authorizer(self, authorizer: template.Authorizer, event: dict[str, Any], method_arn: str,
+                         request_id: str) -> dict[str, Any] | HttpResponse:
+        """The authorizer's decision (principalId, policyDocument, context), or the refusal to answer with."""
         authorizer_event = {
             "type": "REQUEST", "methodArn": method_arn,
             **{k: event[k] for k in ("resource", "path", "httpMethod", "headers", "multiValueHeaders",
@@ -265,16 +348,12 @@ class Gateway:
             self.log(f"[ERROR] {authorizer.function} returned no principalId/policyDocument: {decision!r}")
             return self.responses.render("AUTHORIZER_CONFIGURATION_ERROR", request_id,
                                          message="Authorizer configuration error")
-        if not _policy_allows(decision["policyDocument"], method_arn):
-            return self.responses.render("ACCESS_DENIED", request_id,
-                                         message="User is not authorized to access this resource")
         context = decision.get("context") or {}
         if any(not isinstance(v, (str, int, float, bool)) for v in context.values()):
             self.log(f"[ERROR] {authorizer.function} context values must be strings, numbers or booleans")
             return self.responses.render("AUTHORIZER_CONFIGURATION_ERROR", request_id,
                                          message="Authorizer configuration error")
-        event["requestContext"]["authorizer"] = {**context, "principalId": decision["principalId"]}
-        return None
+        return decision
 
     # -- events and responses --
 
@@ -362,6 +441,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
     gateway: Gateway  # set on the subclass made by serve()
 
     timeout = READ_TIMEOUT_SECONDS  # applied to the socket by StreamRequestHandler.setup
+    # TCP_NODELAY (StreamRequestHandler.setup): with Nagle's algorithm on, a keep-alive client's next answer
+    # waited for the ACK of its last segment, which the client delays: 40 ms more per request on loopback
+    disable_nagle_algorithm = True
 
     def _dispatch(self) -> None:
         try:
@@ -389,9 +471,14 @@ class _RequestHandler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(response.body)))
         if close:
             self.send_header("Connection", "close")
-        self.end_headers()
-        if self.command != "HEAD":
+        if self.request_version == "HTTP/0.9":  # no head to send (send_response_only buffered none)
             self.wfile.write(response.body)
+            return
+        # the head and the body in one write (end_headers would send the head on its own)
+        self._headers_buffer.append(b"\r\n")
+        if self.command != "HEAD":
+            self._headers_buffer.append(response.body)
+        self.flush_headers()
 
     def _read_body(self) -> bytes:
         """The body, never more than MAX_BODY_BYTES of it (BodyTooLarge as soon as it would be): the limit

@@ -112,10 +112,11 @@ class MotoServer:
         )
         from werkzeug.serving import make_server
 
-        from local import moto_queries, moto_transactions
+        from local import moto_queries, moto_responses, moto_transactions
 
         moto_transactions.install()  # transactions that cost the items they touch, not the whole table
         moto_queries.install()       # queries that cost the partition they read, not the whole table
+        moto_responses.install()     # DynamoDB answers written as JSON, not walked through botocore's shapes
 
         class QuietHandler(MotoRequestHandler):
             def log_request(self, code: Any = "-", size: Any = "-") -> None:
@@ -135,11 +136,12 @@ class MotoServer:
 
     def stop(self) -> None:
         if self._server is not None:
-            from local import moto_queries
+            from local import moto_queries, moto_responses
 
             self._server.shutdown()
             self._server.server_close()
             moto_queries.uninstall()  # its maps are kept fresh by this server's requests only
+            moto_responses.uninstall()
         if self._thread is not None:
             self._thread.join(timeout=5)
         self._server = self._thread = None

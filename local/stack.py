@@ -227,7 +227,7 @@ class GatewayService:
     def start(self, stack: Stack) -> None:
         assert stack.pool is not None, "the gateway needs the worker pool"
         self.pool = stack.pool
-        stack.gateway = Gateway(stack.pool)
+        stack.gateway = Gateway(stack.pool, parameters=stack.parameters)
         try:
             self.server = make_server(stack.gateway, stack.host, stack.port)
         except OSError as exc:
@@ -319,6 +319,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="most concurrent invocations (Lambda execution environments)")
     parser.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
                         help="the template's LogLevel parameter (POWERTOOLS_LOG_LEVEL)")
+    parser.add_argument("--parameter", action="append", default=[], metavar="NAME=VALUE",
+                        help="override a template parameter, as `sam deploy --parameter-overrides` does "
+                             "(e.g. AuthorizerCacheSeconds=0: every request authorized afresh); repeatable")
     parser.add_argument("--state-dir", help=f"where to write state.json (default: ${state.STATE_DIR_VARIABLE} "
                                             "or .local-stack/)")
     parser.add_argument("--show-logs", action="store_true",
@@ -348,6 +351,14 @@ def main(argv: list[str] | None = None) -> int:
     stack = Stack(host=args.host, port=args.port, table_name=args.table_name, workers=args.workers,
                   state_path=state.state_file(args.state_dir), services=default_services(),
                   fresh=args.fresh, persist=not args.in_memory, show_logs=args.show_logs)
+    declared = template.load().get("Parameters", {})
+    for override in args.parameter:
+        name, equals, value = override.partition("=")
+        if not equals or name not in declared:
+            print(f"[local] --parameter {override}: expected NAME=VALUE with a parameter of template.yaml "
+                  f"({', '.join(sorted(declared))})", file=sys.stderr)
+            return 2
+        stack.parameters[name] = value
     if args.log_level:
         stack.parameters["LogLevel"] = args.log_level
 

@@ -146,6 +146,9 @@ class Authorizer:
     function: str                        # logical id of the authorizer function
     payload_type: str                    # REQUEST or TOKEN
     identity_headers: tuple[str, ...]    # a request lacking any of these gets 401 without a call
+    # API Gateway's result cache: ReauthorizeEvery as written (a number or a !Ref to a parameter); None when the
+    # identity names a source other than headers (not modelled here: such an authorizer is never cached)
+    reauthorize_every: Any = 300
 
 
 def authorizers() -> dict[str, Authorizer]:
@@ -161,7 +164,9 @@ def authorizers() -> dict[str, Authorizer]:
             identity = spec.get("Identity") or {}
             headers = tuple(identity.get("Headers") or ([] if payload == "REQUEST" else
                                                         [identity.get("Header", "Authorization")]))
-            found[name] = Authorizer(name, str(_function_of(arn)), payload, headers)
+            other_sources = any(identity.get(k) for k in ("QueryStrings", "StageVariables", "Context"))
+            ttl = None if other_sources else identity.get("ReauthorizeEvery", 300)  # SAM's default: 300 s
+            found[name] = Authorizer(name, str(_function_of(arn)), payload, headers, ttl)
     return found
 
 

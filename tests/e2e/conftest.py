@@ -36,13 +36,20 @@ class LocalStack:
         return {"Authorization": f"Bearer {key}" if bearer else key, "Content-Type": "application/json"}
 
 
+# Every request authorized afresh, as API Gateway does with the template's AuthorizerCacheSeconds set to 0: the
+# tests revoke keys and expect the next request refused. The cache itself (the template's default, what
+# `make run` and the benchmarks use) is tested in test_gateway.py.
+AUTHORIZER_CACHE_OFF = ("--parameter", "AuthorizerCacheSeconds=0")
+
+
 @contextmanager
 def run_local_stack(api_key: str | None = None, log_file: Path | None = None) -> Iterator[LocalStack]:
     """Start `python -m local.stack` on a free port with its bootstrap key: the platform's operator key (every
     scope in the `default` program; it alone creates programs and keys for other programs)."""
     api_key = api_key or "fgk_e2e_" + secrets.token_urlsafe(24)
     try:
-        with launched_stack(api_key, startup_timeout=STARTUP_TIMEOUT, log_file=log_file) as base_url:
+        with launched_stack(api_key, startup_timeout=STARTUP_TIMEOUT, log_file=log_file,
+                            extra_args=AUTHORIZER_CACHE_OFF) as base_url:
             yield LocalStack(base_url=base_url, api_key=api_key)
     except StackDidNotStart as failure:
         pytest.fail(str(failure))

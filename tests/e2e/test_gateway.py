@@ -143,6 +143,63 @@ def test_a_policy_that_does_not_allow_the_method_is_403(base_url: str, functions
     assert "ListUsersFunction" not in functions.events
 
 
+def test_a_decision_is_cached_per_identity_for_the_templates_ttl(base_url: str, gateway: Gateway,
+                                                                  functions: StandInFunctions):
+    """Given the template's AuthorizerCacheSeconds (60 s by default, the API's ReauthorizeEvery), when one key
+    calls two routes, then the authorizer runs once and both functions get its context, each request with its
+    own request id; another key is authorized on its own; past the TTL the key is authorized again."""
+    now = [1000.0]
+    gateway.authorizer_cache.clock = lambda: now[0]
+    assert gateway.authorizer_cache.ttl_seconds == {"ApiKeyAuthorizer": 60.0}
+    first = call("GET", f"{base_url}/users", headers={"Authorization": "k"})
+    second = call("GET", f"{base_url}/products", headers={"Authorization": "k"})
+    assert first.status_code == second.status_code == 200
+    assert len(functions.events["AuthorizerFunction"]) == 1
+    [users], [products] = functions.events["ListUsersFunction"], functions.events["ListProductsFunction"]
+    assert users["requestContext"]["authorizer"] == products["requestContext"]["authorizer"] == \
+        {"key_id": "key_test", "scopes": "wallet:read", "principalId": "key_test"}
+    assert products["requestContext"]["requestId"] == second.headers["x-amzn-RequestId"] != \
+        first.headers["x-amzn-RequestId"]
+    assert call("GET", f"{base_url}/users", headers={"Authorization": "other"}).status_code == 200
+    assert len(functions.events["AuthorizerFunction"]) == 2
+    now[0] += 60
+    assert call("GET", f"{base_url}/users", headers={"Authorization": "k"}).status_code == 200
+    assert len(functions.events["AuthorizerFunction"]) == 3
+
+
+def test_a_cached_policy_is_evaluated_against_each_requests_method(base_url: str, functions: StandInFunctions):
+    """Given a decision allowing only GET /users, cached, when the same key calls GET /products, then 403
+    forbidden without the authorizer running again (API Gateway applies the cached policy to each request)."""
+    functions.authorizer = lambda event: allow(ARN_PREFIX + "GET/users")
+    assert call("GET", f"{base_url}/users", headers={"Authorization": "k"}).status_code == 200
+    error_of(call("GET", f"{base_url}/products", headers={"Authorization": "k"}), 403, "forbidden")
+    assert len(functions.events["AuthorizerFunction"]) == 1
+    assert "ListProductsFunction" not in functions.events
+
+
+def test_a_refusal_is_not_cached(base_url: str, functions: StandInFunctions):
+    """Given an authorizer that refuses a key (401), when the key is used again once the authorizer accepts
+    it, then the authorizer runs again and the request is served."""
+    def refuse(event: dict[str, Any]) -> Any:
+        raise FunctionFailed("Unauthorized")
+
+    functions.authorizer = refuse
+    error_of(call("GET", f"{base_url}/users", headers={"Authorization": "k"}), 401, "unauthorized")
+    functions.authorizer = lambda event: allow()
+    assert call("GET", f"{base_url}/users", headers={"Authorization": "k"}).status_code == 200
+    assert len(functions.events["AuthorizerFunction"]) == 2
+
+
+def test_with_authorizer_cache_seconds_0_every_request_is_authorized(functions: StandInFunctions):
+    """Given the stack's AuthorizerCacheSeconds=0 (`--parameter AuthorizerCacheSeconds=0`, as in AWS), when one
+    key calls twice, then the authorizer runs twice."""
+    gateway = Gateway(functions, log=lambda line: None, parameters={"AuthorizerCacheSeconds": "0"})
+    gateway.ready.set()
+    request = gateway_module.HttpRequest("GET", "/users", [], [("Authorization", "k")], b"", "127.0.0.1")
+    assert gateway.handle(request).status == gateway.handle(request).status == 200
+    assert len(functions.events["AuthorizerFunction"]) == 2
+
+
 def test_a_function_that_raises_is_a_502_without_its_details(base_url: str, functions: StandInFunctions):
     """Given a function that raises, when it is called, then 502 internal_error that reveals nothing."""
     def crash(event: dict[str, Any]) -> Any:

@@ -49,3 +49,26 @@ def test_expected_minimum_requests_follow_the_access_pattern():
     assert requests_per_route.expected_calls("create_payment", "POST") == 3
     assert "BatchGetItem" in requests_per_route.target_text("checkout_quote", "POST")
     assert cold_start.TARGET == 1.3
+
+
+def test_a_replayed_payment_is_a_new_payment_on_the_cards_current_version():
+    """Given a recorded payment transaction (card version 2, its ledger entry 3), when bench d rewrites it for a
+    replay that read version 7 and drew new ids, then the card's condition names version 7, the ledger entry is
+    the 8th, every recorded id is replaced and the recorded call is left as it was."""
+    from bench.local_stack import _renamed, _with_version
+
+    recorded = {"TransactItems": [
+        {"Put": {"Item": {"PK": {"S": "P#default#IDEMPOTENCY#payment#key-1"}, "SK": {"S": "IDEMPOTENCY"}, "payment_id": {"S": "pay_" + "a" * 24}}}},
+        {"Update": {"Key": {"PK": {"S": "P#default#CARD#1"}, "SK": {"S": "CARD"}},
+                    "ExpressionAttributeValues": {":version": {"N": "2"}, ":one": {"N": "1"}}}},
+        {"Put": {"Item": {"PK": {"S": "P#default#CARD#1"}, "SK": {"S": "ACTIVITY#000000000003"},
+                          "sequence": {"N": "3"}, "reference": {"S": "pay_" + "a" * 24}}}}],
+        "ClientRequestToken": "old-token"}
+    names = {"key-1": "key-2", "pay_" + "a" * 24: "pay_" + "b" * 24}
+    replay = _with_version(_renamed(recorded, names), 7)
+    assert "key-1" not in str(replay) and "pay_" + "a" * 24 not in str(replay)
+    assert replay["TransactItems"][1]["Update"]["ExpressionAttributeValues"][":version"] == {"N": "7"}
+    entry = replay["TransactItems"][2]["Put"]["Item"]
+    assert entry["SK"] == {"S": "ACTIVITY#000000000008"} and entry["sequence"] == {"N": "8"}
+    assert replay["ClientRequestToken"] != "old-token"
+    assert recorded["TransactItems"][1]["Update"]["ExpressionAttributeValues"][":version"] == {"N": "2"}
