@@ -85,7 +85,7 @@ test: $(VENV)/.installed $(VENV_SAM)/.installed $(VENV_AUDIT)/.installed $(VENV_
 	$(MAKE) --no-print-directory security
 	$(MAKE) --no-print-directory build
 	$(MAKE) --no-print-directory rie-build
-	FLEXIGIFT_REQUIRE_RIE=1 $(PY) -m pytest -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile \
+	FLEXIGIFT_REQUIRE_RIE=1 $(PY) -m pytest -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile --durations=25 \
 	  --ignore=tests/e2e/test_fuzz.py tests
 	$(PY) -m pytest -p no:cacheprovider tests/e2e/test_fuzz.py
 
