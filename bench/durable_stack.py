@@ -19,6 +19,8 @@ import re
 import secrets
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -88,12 +90,21 @@ def _clone_users(state_dir: Path, template_user: dict[str, Any], count: int) -> 
     dynamodb.put_item(TableName=table, Item={**counter, "value": {"N": str(number + count)}})
 
 
-def restart(workdir: Path) -> list[Figure]:
+@contextmanager
+def _bench_stack(workdir: Path) -> Iterator[tuple[StackProcess, str, dict[str, str]]]:
+    """A local stack of the bench's own (its state in workdir), its URL and the headers of its operator key;
+    stopped on the way out."""
     key = "fgk_bench_" + secrets.token_urlsafe(24)
-    headers = {"Authorization": key, "Content-Type": "application/json"}
     stack = StackProcess(key, workdir / "state", workdir / "stack.log", log_level="WARNING")
     url = stack.start(120)
     try:
+        yield stack, url, {"Authorization": key, "Content-Type": "application/json"}
+    finally:
+        stack.stop()
+
+
+def restart(workdir: Path) -> list[Figure]:
+    with _bench_stack(workdir) as (stack, url, headers):
         first = _post(url, headers, "/users", {"user_id": "bench-0", "amazon_id": "bench-amz-0", "name": "Bench",
                                                "email": "bench@example.com"})
         _clone_users(stack.state_dir, first, USERS - 1)
@@ -113,16 +124,10 @@ def restart(workdir: Path) -> list[Figure]:
                                   f"{elapsed:.1f} s", "< 15 s", elapsed < 15 and found == len(sample),
                                   f"{found}/{len(sample)} sampled users read back"))
         return figures
-    finally:
-        stack.stop()
 
 
 def flat_payments(workdir: Path) -> list[Figure]:
-    key = "fgk_bench_" + secrets.token_urlsafe(24)
-    headers = {"Authorization": key, "Content-Type": "application/json"}
-    stack = StackProcess(key, workdir / "state", workdir / "stack.log", log_level="WARNING")
-    url = stack.start(120)
-    try:
+    with _bench_stack(workdir) as (stack, url, headers):
         _post(url, headers, "/products", {"product_id": "flat-penny", "name": "Penny", "price": "0.01",
                                           "eligible_issuer": "Kohls"})
         for n in range(CARDS):
@@ -153,8 +158,6 @@ def flat_payments(workdir: Path) -> list[Figure]:
             Figure("h", f"stack memory (process + workers) over {PAYMENTS} payments",
                    f"+{growth:.0f} MiB ({memory_before:.0f} -> {memory_after:.0f} MiB)", "< 300 MiB", growth < 300),
         ]
-    finally:
-        stack.stop()
 
 
 def run(section: str) -> list[Figure]:
