@@ -116,7 +116,7 @@ class TestADebitWritesNoIndex:
 class TestReadCache:
     @pytest.fixture(autouse=True)
     def cache_on(self, aws, monkeypatch):
-        """The cache is off by default (template Globals READ_CACHE_SECONDS 0); these tests turn it on."""
+        """The cache's period is the template's ReadCacheSeconds (5 s by default); these tests make it 30 s."""
         from flexigift.settings import get_settings
 
         monkeypatch.setenv("READ_CACHE_SECONDS", "30")
@@ -147,6 +147,24 @@ class TestReadCache:
         status, mine, _ = quote(BASKET)
         assert D(str(mine["total"])) == D("30.00"), mine
 
+    def test_only_checkout_reads_from_the_cache(self, aws):
+        """Given a product held by this environment's cache (a quote read it), when another writer changes its
+        price, then the quote still says the old price within the period but GET /products/{id}, the product
+        listing and an update read the table: the new price, and the update applies to it."""
+        jack_with_cards({})
+        assert quote(BASKET)[0] == 200
+        pk = keys.entity_key("default", "PRODUCT", 1)["PK"]
+        aws.update_item(TableName=TABLE, Key={"PK": {"S": pk}, "SK": {"S": "PRODUCT"}},
+                        UpdateExpression="SET price = :p", ExpressionAttributeValues={":p": {"N": "40"}})
+        assert D(str(quote(BASKET)[1]["total"])) == D("50.00")
+        status, product, _ = call("get_product", api_event("get_product", path_id=1))
+        assert status == 200 and D(str(product["price"])) == D("40"), product
+        status, listed, _ = call("list_products", api_event("list_products"))
+        assert status == 200 and [D(str(p["price"])) for p in listed if p["id"] == 1] == [D("40")], listed
+        status, updated, _ = call("update_product", api_event("update_product", body={"name": "Dog bed XL"},
+                                                              path_id=1))
+        assert status == 200 and D(str(updated["price"])) == D("40") and updated["name"] == "Dog bed XL", updated
+
     def test_money_is_never_cached(self, aws):
         """Cards, user guards and Idempotency-Key claims are always read from the table."""
         jack_with_cards({}, products=(DOG_BED,))
@@ -163,9 +181,10 @@ class TestReadCache:
         program = keys.program_key("default")
         product_guard = keys.unique_key("default", "PRODUCT", "not-yet")
         aws.operations.clear()
-        assert batch_get([program, product_guard]) == {}
-        assert batch_get([program, product_guard]) == {}
+        assert batch_get([program, product_guard], cached=True) == {}
+        assert batch_get([program, product_guard], cached=True) == {}
         assert aws.operations == ["BatchGetItem", "BatchGetItem"]
         aws.operations.clear()
-        assert batch_get([program]) == {}
+        assert batch_get([program], cached=True) == {}
         assert aws.operations == []  # answered from the cache: no request at all
+        assert batch_get([program]) == {} and aws.operations == ["BatchGetItem"]  # a read that does not ask for it

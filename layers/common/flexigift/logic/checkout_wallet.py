@@ -66,7 +66,8 @@ def first_reads(program_id: str, body: QuoteRequest, *extra: dict[str, str]) -> 
     """One BatchGetItem: the shopper's guard (the user's names the wallet's cards; the Amazon account's names
     the user), each product's guard, and any `extra` item the caller needs (an Idempotency-Key claim)."""
     return batch_get([*extra, shopper_key(program_id, body),
-                      *(keys.unique_key(program_id, wallet.PRODUCT.name, item.product_id) for item in body.items)])
+                      *(keys.unique_key(program_id, wallet.PRODUCT.name, item.product_id) for item in body.items)],
+                     cached=True)  # the products' guards may come from the ReadCache; the rest never does
 
 
 def _unknown_shopper(body: QuoteRequest) -> dict[str, str]:
@@ -114,7 +115,7 @@ def read_wallet(program_id: str, body: QuoteRequest, first: dict[tuple[str, str]
             second_keys += [keys.entity_key(program_id, wallet.CARD.name, n) for n in refs.values()]
         else:  # a guard from before the wallet was kept on it
             second_keys.append(keys.entity_key(program_id, wallet.USER.name, int(user_guard["ref_id"])))
-    second = batch_get(second_keys) if second_keys else {}
+    second = batch_get(second_keys, cached=True) if second_keys else {}  # products cached; cards never
     lines = []
     for position, (item, guard) in enumerate(zip(body.items, product_guards, strict=True)):
         found = wallet.record_of(wallet.PRODUCT, found_in(second, keys.entity_key(

@@ -151,7 +151,8 @@ def get_order_inputs(program_id: str, rewards_id: int, claim_key: dict[str, str]
     there is no such item)."""
     program_key, reward_key = keys.program_key(program_id), keys.reward_key(rewards_id)
     user_key = keys.unique_key(program_id, "USER", user_id) if user_id else None
-    found = batch_get([program_key, reward_key, *([claim_key] if claim_key else []), *([user_key] if user_key else [])])
+    found = batch_get([program_key, reward_key, *([claim_key] if claim_key else []), *([user_key] if user_key else [])],
+                      cached=True)  # the program and the catalog item may come from the ReadCache
     program, reward = found_in(found, program_key), found_in(found, reward_key)
     claim = found_in(found, claim_key) if claim_key else None
     user_guard = found_in(found, user_key) if user_key else None

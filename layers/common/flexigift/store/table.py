@@ -59,7 +59,9 @@ class ReadCache:
     """Read-mostly items kept per execution environment for `read_cache_seconds` (settings): products and
     their natural-id guards (checkout reads them for every quote and payment), programs and catalog items
     (every reward order). A popular product would otherwise be one partition read by every payment of the
-    system: with the cache it is read once per environment per period. Only items found are kept (a record
+    system: with the cache it is read once per environment per period. Only reads that ask for it use it
+    (batch_get(cached=True): a quote's, a payment's and a reward order's); every other read (GET
+    /products/{id}, a listing, an update's precondition) goes to the table. Only items found are kept (a record
     created elsewhere is seen at once), except a program's absence (the `default` program needs no item, and
     every reward order of it would read that missing item): no key of another program exists before its
     program does, so no environment can have cached its absence. A write through this module drops the
@@ -113,14 +115,17 @@ class ReadCache:
 read_cache = ReadCache()
 
 
-def batch_get(item_keys: list[dict[str, str]], consistent: bool = True) -> dict[tuple[str, str], dict[str, Any]]:
+def batch_get(item_keys: list[dict[str, str]], consistent: bool = True,
+              cached: bool = False) -> dict[tuple[str, str], dict[str, Any]]:
     """Several items by key in one BatchGetItem (one per 100 distinct keys), read consistently: found items
     by (PK, SK); a missing item is simply absent. Keys DynamoDB leaves unprocessed are asked for again with
-    jittered backoff, as its documentation asks. Read-mostly items held by the ReadCache come from it."""
+    jittered backoff, as its documentation asks. With `cached`, the read-mostly items the ReadCache holds
+    come from it, and those read are kept there."""
+    cache = read_cache if cached else None
     found: dict[tuple[str, str], dict[str, Any]] = {}
     wanted = {}
     for k in item_keys:  # a repeated key is an error for DynamoDB
-        held = read_cache.get(k)
+        held = cache.get(k) if cache else None
         if held is ReadCache.ABSENT:
             continue
         if held is not None:
@@ -138,15 +143,16 @@ def batch_get(item_keys: list[dict[str, str]], consistent: bool = True) -> dict[
             for raw in response.get("Responses", {}).get(table_name(), []):
                 item = from_attr(raw)
                 found[(item["PK"], item["SK"])] = item
-                read_cache.keep(item)
+                if cache:
+                    cache.keep(item)
             pending = response.get("UnprocessedKeys") or {}
             if not pending:
                 break
         else:
             raise Unprocessed(f"{len(pending[table_name()]['Keys'])} keys were left unprocessed")
-        for key in distinct[start:start + BATCH_GET_LIMIT]:
+        for key in distinct[start:start + BATCH_GET_LIMIT] if cache else ():
             if (key["PK"], key["SK"]) not in found:
-                read_cache.keep_absent(key)
+                cache.keep_absent(key)
     return found
 
 
