@@ -125,7 +125,7 @@ def batch_get(item_keys: list[dict[str, str]], consistent: bool = True,
     found: dict[tuple[str, str], dict[str, Any]] = {}
     wanted = {}
     for k in item_keys:  # a repeated key is an error for DynamoDB
-        held = cache.get(k) if cache else None
+        held = cache.get(k) if cache is not None else None
         if held is ReadCache.ABSENT:
             continue
         if held is not None:
@@ -143,14 +143,14 @@ def batch_get(item_keys: list[dict[str, str]], consistent: bool = True,
             for raw in response.get("Responses", {}).get(table_name(), []):
                 item = from_attr(raw)
                 found[(item["PK"], item["SK"])] = item
-                if cache:
+                if cache is not None:
                     cache.keep(item)
             pending = response.get("UnprocessedKeys") or {}
             if not pending:
                 break
         else:
             raise Unprocessed(f"{len(pending[table_name()]['Keys'])} keys were left unprocessed")
-        for key in distinct[start:start + BATCH_GET_LIMIT] if cache else ():
+        for key in distinct[start:start + BATCH_GET_LIMIT] if cache is not None else ():
             if (key["PK"], key["SK"]) not in found:
                 cache.keep_absent(key)
     return found
