@@ -31,6 +31,8 @@ check-python:
 # used when it has one; otherwise uv itself is installed with pip, hash-checked, into .venv-uv.
 UV_ON_PATH := $(shell command -v uv 2>/dev/null)
 UV := $(or $(UV_ON_PATH),$(VENV_UV)/bin/uv)
+# what must be made before $(UV) can run
+UV_INSTALLED := $(if $(UV_ON_PATH),,$(VENV_UV)/bin/uv)
 export UV_PYTHON_DOWNLOADS := never
 LAYER_LOCK := layers/common/requirements.txt
 
@@ -46,16 +48,16 @@ define sync
 	touch $(1)/.installed
 endef
 
-$(VENV)/.installed: requirements/dev.txt | check-python $(if $(UV_ON_PATH),,$(VENV_UV)/bin/uv)
+$(VENV)/.installed: requirements/dev.txt | check-python $(UV_INSTALLED)
 	$(call sync,$(VENV),requirements/dev.txt)
 
-$(VENV_SAM)/.installed: requirements/sam.txt | check-python $(if $(UV_ON_PATH),,$(VENV_UV)/bin/uv)
+$(VENV_SAM)/.installed: requirements/sam.txt | check-python $(UV_INSTALLED)
 	$(call sync,$(VENV_SAM),requirements/sam.txt)
 
-$(VENV_AUDIT)/.installed: requirements/audit.txt | check-python $(if $(UV_ON_PATH),,$(VENV_UV)/bin/uv)
+$(VENV_AUDIT)/.installed: requirements/audit.txt | check-python $(UV_INSTALLED)
 	$(call sync,$(VENV_AUDIT),requirements/audit.txt)
 
-$(VENV_RIE)/.installed: requirements/rie.txt | check-python $(if $(UV_ON_PATH),,$(VENV_UV)/bin/uv)
+$(VENV_RIE)/.installed: requirements/rie.txt | check-python $(UV_INSTALLED)
 	$(call sync,$(VENV_RIE),requirements/rie.txt)
 
 # Regenerate every lock from its *.in file (UPGRADE=1 moves every pin to the newest release the *.in allows;
@@ -64,7 +66,7 @@ $(VENV_RIE)/.installed: requirements/rie.txt | check-python $(if $(UV_ON_PATH),,
 UV_COMPILE = $(UV) pip compile --quiet --generate-hashes --universal --python-version 3.12 \
   --custom-compile-command "make lock" $(if $(UPGRADE),--upgrade)
 .PHONY: lock
-lock: | check-python $(if $(UV_ON_PATH),,$(VENV_UV)/bin/uv)
+lock: | check-python $(UV_INSTALLED)
 	$(UV_COMPILE) layers/common/requirements.in -o $(LAYER_LOCK)
 	$(UV_COMPILE) -c $(LAYER_LOCK) requirements/dev.in -o requirements/dev.txt
 	for name in sam audit rie uv; do $(UV_COMPILE) requirements/$$name.in -o requirements/$$name.txt || exit 1; done

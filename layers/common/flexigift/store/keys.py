@@ -231,7 +231,6 @@ def outbox_key(program_id: str, message_id: str) -> dict[str, str]:
 # --- events and webhooks -----------------------------------------------------------------------------
 
 EVENT_TYPE = "EVENT"
-EVENTS_PREFIX = "EVENTS#"
 
 
 def event_key(program_id: str, event_id: str) -> dict[str, str]:
@@ -247,9 +246,8 @@ def events_partition(program_id: str, event_type: str | None = None) -> str:
     <created_at>#<event id>. Every change of the program writes an event, so each listing is spread over
     EVENT_SHARDS partitions (`sharded`, the shard from a hash of the event id); none is shared by programs.
     Events expire by TTL after 30 days, and their index entries with them."""
-    if event_type is None:
-        return f"{tenant(program_id)}{EVENTS_PREFIX.rstrip('#')}"
-    return f"{tenant(program_id)}{EVENTS_PREFIX}{event_type}"
+    listing = f"{tenant(program_id)}EVENTS"
+    return listing if event_type is None else f"{listing}#{event_type}"
 
 
 def webhook_endpoints_partition(program_id: str) -> str:
