@@ -2,9 +2,7 @@
 
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler.openapi.params import Body
-
-from flexigift.api import caller, create_resolver, json_response, lambda_entry
+from flexigift.api import Body, caller, create_resolver, json_response, lambda_entry
 from flexigift.logic.capture import capture_payment
 from flexigift.logic.idempotency import IDEMPOTENCY_HEADER
 from flexigift.models.checkout import CaptureRequest, Payment

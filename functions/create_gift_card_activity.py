@@ -3,9 +3,7 @@ Idempotency-Key."""
 
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler.openapi.params import Body
-
-from flexigift.api import ResourceId, caller, create_resolver, json_response, lambda_entry
+from flexigift.api import Body, ResourceId, caller, create_resolver, json_response, lambda_entry
 from flexigift.logic.adjust_balance import record_activity
 from flexigift.logic.idempotency import IDEMPOTENCY_HEADER
 from flexigift.models.checkout import BalanceActivity, BalanceActivityCreate

@@ -3,9 +3,7 @@ once per Idempotency-Key."""
 
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler.openapi.params import Body
-
-from flexigift.api import caller, create_resolver, json_response, lambda_entry
+from flexigift.api import Body, caller, create_resolver, json_response, lambda_entry
 from flexigift.logic.pay import IDEMPOTENCY_HEADER, create_payment
 from flexigift.models.checkout import Payment, PaymentCreate
 

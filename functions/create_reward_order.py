@@ -3,9 +3,7 @@ reward object), delivery 2 records an email to send (the outbox). Honours an opt
 
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler.openapi.params import Body
-
-from flexigift.api import caller, create_resolver, json_response, lambda_entry, request_id
+from flexigift.api import Body, caller, create_resolver, json_response, lambda_entry, request_id
 from flexigift.logic.place_order import IDEMPOTENCY_HEADER, place_order
 from flexigift.models.rewards import OrderPlaced, OrderRequest
 

@@ -1,8 +1,7 @@
 """DELETE /users/{id}: remove a user; 204 on success."""
 
-from aws_lambda_powertools.event_handler import Response
 
-from flexigift.api import ResourceId, caller, create_resolver, lambda_entry, request_id
+from flexigift.api import ResourceId, caller, create_resolver, lambda_entry, no_content
 from flexigift.logic.users import delete_user
 
 app = create_resolver(scope="wallet:write")
@@ -11,7 +10,7 @@ app = create_resolver(scope="wallet:write")
 @app.delete("/users/<id>", operation_id="delete_user", responses={204: {"description": "Deleted"}})
 def handle(id: ResourceId):
     delete_user(caller(app).program_id, id)
-    return Response(status_code=204, headers={"X-Request-Id": request_id(app)})
+    return no_content(app)
 
 
 handler = lambda_entry(app)

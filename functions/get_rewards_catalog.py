@@ -2,9 +2,7 @@
 
 from typing import Annotated, Optional
 
-from aws_lambda_powertools.event_handler.openapi.params import Query
-
-from flexigift.api import create_resolver, json_response, lambda_entry, query_params, request_id
+from flexigift.api import Query, create_resolver, json_response, lambda_entry, query_params, request_id
 from flexigift.logic.catalog import COUNTRY_DESCRIPTION, COUNTRY_PATTERN, FILTERS, list_catalog
 from flexigift.models.rewards import CatalogPage
 

@@ -2,9 +2,7 @@
 
 from typing import Annotated, Optional
 
-from aws_lambda_powertools.event_handler.openapi.params import Query
-
-from flexigift.api import caller, create_resolver, lambda_entry, page_response, query_params
+from flexigift.api import Query, caller, create_resolver, lambda_entry, page_response, query_params
 from flexigift.logic.events import FILTERS, list_events
 from flexigift.models.events import Event
 

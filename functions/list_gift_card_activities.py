@@ -2,9 +2,7 @@
 
 from typing import Annotated, Optional
 
-from aws_lambda_powertools.event_handler.openapi.params import Query
-
-from flexigift.api import ResourceId, caller, create_resolver, lambda_entry, page_response, query_params
+from flexigift.api import Query, ResourceId, caller, create_resolver, lambda_entry, page_response, query_params
 from flexigift.logic.activities import FILTERS, list_activities
 from flexigift.models.checkout import Activity
 

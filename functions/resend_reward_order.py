@@ -2,9 +2,7 @@
 
 from typing import Annotated, Optional
 
-from aws_lambda_powertools.event_handler.openapi.params import Body
-
-from flexigift.api import caller, create_resolver, json_response, lambda_entry, request_id
+from flexigift.api import Body, caller, create_resolver, json_response, lambda_entry, request_id
 from flexigift.logic.resend_order import resend_order
 from flexigift.models.rewards import OrderEnvelope, ResendRequest
 

@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import inspect
 import json
 import re
 import sys
 import tomllib
+import typing
 from pathlib import Path
 from typing import Any
 
@@ -88,19 +90,49 @@ def _import_paths() -> None:
 
 
 def http_modules() -> list[tuple[str, Any]]:
-    """(module name, resolver) of every function that serves routes, in name order."""
-    from aws_lambda_powertools.event_handler import APIGatewayRestResolver
-
+    """(module name, Powertools resolver declaring its routes) of every function that serves routes, in name
+    order."""
     _import_paths()
+    from flexigift.api import Resolver
+
     found = []
     for source in sorted(FUNCTIONS.glob("*.py")):
         if "create_resolver(" not in source.read_text():
             continue
         module = importlib.import_module(source.stem)
         app = getattr(module, "app", None)
-        if isinstance(app, APIGatewayRestResolver):
-            found.append((source.stem, app))
+        if isinstance(app, Resolver):
+            found.append((source.stem, declared_to_powertools(app)))
     return found
+
+
+def declared_to_powertools(app: Any) -> Any:
+    """The operation's routes declared to Powertools' resolver, whose OpenAPI generator writes the spec from the
+    parameters' types and the responses' models. Only here, at build time: the handlers themselves run on
+    flexigift.api's resolver, which spares every cold start Powertools' resolver imports."""
+    from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+    from aws_lambda_powertools.event_handler.openapi import params
+
+    markers = {"path": params.Path, "query": params.Query, "body": params.Body}
+    resolver = APIGatewayRestResolver(enable_validation=True)
+    for route in app.routes:
+        parameters = []
+        for argument in route.arguments:
+            annotation = argument.annotation
+            if typing.get_origin(annotation) is typing.Annotated:
+                declared = typing.get_args(annotation)[0]
+                annotation = typing.Annotated[declared, markers[argument.marker.where](**argument.marker.spec)]
+            parameters.append(inspect.Parameter(argument.name, inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                                                default=argument.default, annotation=annotation))
+
+        def operation(**_: Any) -> None:
+            """Stands for the handler: only its signature is read."""
+
+        operation.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+        operation.__name__ = route.function.__name__
+        operation.__doc__ = route.function.__doc__
+        resolver.route(route.path, route.method, **route.options)(operation)
+    return resolver
 
 
 def version() -> str:

@@ -1,21 +1,25 @@
-"""The HTTP edge shared by every handler: resolver factory, caller identity and scopes, the one error
-shape, JSON responses with Decimal money, pagination links. Nothing else builds an HTTP response."""
+"""The HTTP edge shared by every handler: the operation's resolver, caller identity and scopes, the one
+error shape, JSON responses with Decimal money, pagination links. Nothing else builds an HTTP response.
+
+The resolver is the project's own, not Powertools' APIGatewayRestResolver: each function serves one
+operation, so routing is one pattern; what a request needs is its parameters bound and checked (a path id,
+query text, a body parsed into its pydantic model) and every failure turned into the one error shape.
+Powertools' resolver cost each cold start about 35 ms of imports (every resolver kind, its event classes,
+its OpenAPI machinery) and pydantic work at route registration, which a one-route function never uses. The
+routes are declared as before (`@app.get(path, operation_id=..., responses=...)`, parameters as
+`Annotated[type, Query(...)]`), and `make openapi` (local/openapi.py) hands the same declarations to
+Powertools' OpenAPI generator, which is where its models of parameters earn their keep."""
 
 from __future__ import annotations
 
 import base64
+import inspect
 import re
+import typing
 from dataclasses import dataclass
 from typing import Annotated, Any, Callable
 from urllib.parse import urlencode
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
-from aws_lambda_powertools.event_handler.exceptions import NotFoundError
-from aws_lambda_powertools.event_handler.openapi.exceptions import (
-    RequestUnsupportedContentType,
-    RequestValidationError,
-)
-from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.logging import correlation_paths
 
 from flexigift import jsonio
@@ -32,6 +36,29 @@ from flexigift.observability import logger, metrics, tracer
 from flexigift.settings import get_settings
 
 JSON = "application/json"
+
+
+class Param:
+    """Where an operation's parameter comes from, with what it must satisfy (ge, le, pattern) and what the
+    OpenAPI spec says of it (description). Declared as `Annotated[int, Query(ge=1, le=100)]`."""
+
+    where = ""
+
+    def __init__(self, **spec: Any) -> None:
+        self.spec = spec
+
+
+class Path(Param):
+    where = "path"
+
+
+class Query(Param):
+    where = "query"
+
+
+class Body(Param):
+    where = "body"
+
 
 # The {id} of /users/{id}, /gift_cards/{id}, /products/{id}: the service numbers them from 1. Anything else
 # names no resource (404, as an unknown id).
@@ -58,33 +85,16 @@ ADMIN_SCOPE = "admin"
 ANY_KEY = "*"   # declared by the route fallback alone: any valid key may learn that a route does not exist
 
 
-def create_resolver(scope: str | tuple[str, ...] | None = None) -> APIGatewayRestResolver:
+def create_resolver(scope: str | tuple[str, ...] | None = None) -> Resolver:
     """A resolver for one operation. `scope` is the API-key scope the operation needs (or a tuple of
     scopes, any of which will do; `admin` always will, within its own program). It is checked before the
     body is even read, so a key without it gets 403 whatever it sends. A resolver that declares no scope
     refuses every request (fail closed); only the authorizer and the route fallback have none, and they
     are not resolvers."""
-    app = APIGatewayRestResolver(
-        enable_validation=True,
-        serializer=jsonio.dumps,
-        json_body_deserializer=jsonio.loads,
-    )
-    app.exception_handler(FlexigiftError)(lambda exc: error_response(app, exc.status, exc.code, exc.message,
-                                                                     exc.fields, exc.headers))
-    app.exception_handler(jsonio.MalformedJson)(
-        lambda exc: error_response(app, 400, "malformed_json", f"Malformed JSON body: {exc}",
-                                   [field_error("body", str(exc), "json_invalid")]))
-    app.exception_handler(RequestUnsupportedContentType)(
-        lambda exc: error_response(app, 415, "unsupported_media_type", "Send the body as Content-Type: application/json"))
-    app.exception_handler(RequestValidationError)(lambda exc: _validation_response(app, exc))
-    app.exception_handler(NotFoundError)(
-        lambda exc: error_response(app, 404, "not_found", "No such resource"))
-    app.exception_handler(Exception)(lambda exc: _internal_error(app, exc))
-    app.required_scopes = (scope,) if isinstance(scope, str) else tuple(scope or ())  # type: ignore[attr-defined]
-    return app
+    return Resolver((scope,) if isinstance(scope, str) else tuple(scope or ()))
 
 
-def lambda_entry(app: APIGatewayRestResolver, clients: tuple[str, ...] = ("dynamodb",)) -> Callable[[dict, Any], dict]:
+def lambda_entry(app: Resolver, clients: tuple[str, ...] = ("dynamodb",)) -> Callable[[dict, Any], dict]:
     """The Lambda handler of an HTTP function: logger (request id as correlation id), metrics, tracer. Called
     at import, so in Lambda it also warms the function's `clients` during init (flexigift.aws.warm) and
     registers SnapStart's after-restore hook."""
@@ -95,7 +105,7 @@ def lambda_entry(app: APIGatewayRestResolver, clients: tuple[str, ...] = ("dynam
     @metrics.log_metrics
     @tracer.capture_lambda_handler(capture_response=False)
     def handler(event: dict, context: Any) -> dict:
-        refused = _refuse_before_routing(event, getattr(app, "required_scopes", ()))
+        refused = _refuse_before_routing(event, app.required_scopes)
         return refused if refused is not None else app.resolve(event, context)
 
     return handler
@@ -161,6 +171,223 @@ def _raw_error(request: str, status: int, code: str, message: str,
             "body": jsonio.dumps(body), "isBase64Encoded": False}
 
 
+# --- the resolver ---------------------------------------------------------------------------------
+class Headers(dict):
+    """A request's headers, looked up in any letter case (HTTP names are case-insensitive)."""
+
+    def __init__(self, raw: dict[str, Any]) -> None:
+        super().__init__({str(name).lower(): value for name, value in raw.items()})
+
+    def get(self, name: str, default: Any = None) -> Any:  # type: ignore[override]
+        return super().get(name.lower(), default)
+
+    def __getitem__(self, name: str) -> Any:
+        return super().__getitem__(name.lower())
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and super().__contains__(name.lower())
+
+
+class Request:
+    """The API Gateway (REST, proxy integration) event being handled."""
+
+    def __init__(self, event: dict[str, Any]) -> None:
+        self.raw_event = event
+        self.headers = Headers(event.get("headers") or {})
+        self.path = str(event.get("path") or "/")
+        self.method = str(event.get("httpMethod") or "").upper()
+
+    def body_text(self) -> str | None:
+        body = self.raw_event.get("body")
+        if body is None or body == "":
+            return None
+        if self.raw_event.get("isBase64Encoded"):  # its UTF-8 was checked before routing
+            return base64.b64decode(body).decode("utf-8")
+        return str(body)
+
+
+class InvalidRequest(Exception):
+    """Parameters that do not satisfy the operation's declaration: errors as pydantic words them (loc, msg,
+    type), the location first (path, query, body)."""
+
+    def __init__(self, errors: list[dict[str, Any]]) -> None:
+        super().__init__(f"{len(errors)} invalid parameter(s)")
+        self.errors = errors
+
+
+_MISSING = inspect.Parameter.empty
+_DIGITS = re.compile(r"[0-9]+", re.ASCII)
+
+
+@dataclass(frozen=True)
+class Argument:
+    """One parameter of a route's function, as declared."""
+
+    name: str
+    annotation: Any       # the declared type, Annotated[...] included (the OpenAPI generator reads it)
+    kind: type | None     # int or str for path and query values; the model (or type) for a body
+    optional: bool
+    marker: Param
+    default: Any
+
+    def value(self, request: Request, path_values: dict[str, str]) -> Any:
+        where = self.marker.where
+        if where == "body":
+            return self._body(request)
+        raw = path_values.get(self.name) if where == "path" else \
+            ((request.raw_event.get("queryStringParameters") or {}).get(self.name))
+        if raw is None:
+            if self.default is not _MISSING:
+                return self.default
+            raise InvalidRequest([{"loc": (where, self.name), "msg": "Field required", "type": "missing"}])
+        return self._checked(where, raw)
+
+    def _checked(self, where: str, raw: str) -> Any:
+        spec = self.marker.spec
+        if self.kind is int:
+            if not _DIGITS.fullmatch(raw) or len(raw) > 20:
+                raise InvalidRequest([{"loc": (where, self.name), "type": "int_parsing",
+                                       "msg": "Input should be a valid integer"}])
+            number = int(raw)
+            for bound, fails, words in (("ge", lambda n, b: n < b, "greater than or equal to"),
+                                        ("le", lambda n, b: n > b, "less than or equal to")):
+                if bound in spec and fails(number, spec[bound]):
+                    raise InvalidRequest([{"loc": (where, self.name), "type": f"{'greater' if bound == 'ge' else 'less'}"
+                                           f"_than_equal", "msg": f"Input should be {words} {spec[bound]}"}])
+            return number
+        pattern = spec.get("pattern")
+        if pattern and not re.search(pattern, raw):
+            raise InvalidRequest([{"loc": (where, self.name), "type": "string_pattern_mismatch",
+                                   "msg": f"String should match pattern '{pattern}'"}])
+        return raw
+
+    def _body(self, request: Request) -> Any:
+        text = request.body_text()
+        if text is None:
+            if self.optional:
+                return None
+            raise InvalidRequest([{"loc": ("body",), "msg": "Field required", "type": "missing"}])
+        data = jsonio.loads(text)
+        if data is None and self.optional:
+            return None
+        from pydantic import ValidationError  # the body's model is pydantic: imported with it already
+
+        try:
+            return self.kind.model_validate(data)  # type: ignore[union-attr]
+        except ValidationError as exc:
+            raise InvalidRequest([{"loc": ("body", *error["loc"]), "msg": error["msg"], "type": error["type"]}
+                                  for error in exc.errors()]) from None
+
+
+def _argument(name: str, parameter: inspect.Parameter, annotation: Any, path_names: set[str]) -> Argument:
+    declared, marker = annotation, None
+    if typing.get_origin(annotation) is Annotated:
+        declared = typing.get_args(annotation)[0]
+        marker = next((m for m in annotation.__metadata__ if isinstance(m, Param)), None)
+    if marker is None:
+        marker = Path() if name in path_names else Query()
+    optional = False
+    if typing.get_origin(declared) in (typing.Union, getattr(__import__("types"), "UnionType", ())):
+        members = [m for m in typing.get_args(declared) if m is not type(None)]
+        optional = len(members) < len(typing.get_args(declared))
+        declared = members[0] if len(members) == 1 else declared
+    return Argument(name=name, annotation=annotation, kind=declared, optional=optional, marker=marker,
+                    default=parameter.default)
+
+
+@dataclass
+class Route:
+    """One operation: its method and path template (`/users/<id>`), its function, and what the OpenAPI spec
+    says of it (operation_id, responses, ...)."""
+
+    method: str
+    path: str
+    function: Callable[..., Any]
+    options: dict[str, Any]
+    pattern: re.Pattern[str]
+    arguments: tuple[Argument, ...]
+
+    def call(self, request: Request, path_values: dict[str, str]) -> Any:
+        errors: list[dict[str, Any]] = []
+        values: dict[str, Any] = {}
+        for argument in self.arguments:
+            try:
+                values[argument.name] = argument.value(request, path_values)
+            except InvalidRequest as exc:
+                errors.extend(exc.errors)
+        if errors:
+            raise InvalidRequest(errors)
+        return self.function(**values)
+
+
+_PATH_PARAMETER = re.compile(r"<(\w+)>")
+
+
+class Resolver:
+    """The resolver of one operation (see the module's docstring). `required_scopes` are checked before
+    routing (lambda_entry)."""
+
+    def __init__(self, required_scopes: tuple[str, ...]) -> None:
+        self.required_scopes = required_scopes
+        self.routes: list[Route] = []
+        self.fallback: Callable[[Exception], Any] | None = None
+        self.current_event = Request({})
+        self.lambda_context: Any = None
+
+    def route(self, path: str, method: str, **options: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        def register(function: Callable[..., Any]) -> Callable[..., Any]:
+            names = set(_PATH_PARAMETER.findall(path))
+            hints = typing.get_type_hints(function, include_extras=True)
+            signature = inspect.signature(function)
+            arguments = tuple(_argument(name, parameter, hints.get(name, str), names)
+                              for name, parameter in signature.parameters.items())
+            pattern = re.compile("^" + _PATH_PARAMETER.sub(r"(?P<\1>[^/]+)", re.escape(path)) + "$")
+            self.routes.append(Route(method.upper(), path, function, options, pattern, arguments))
+            return function
+        return register
+
+    def get(self, path: str, **options: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        return self.route(path, "GET", **options)
+
+    def post(self, path: str, **options: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        return self.route(path, "POST", **options)
+
+    def put(self, path: str, **options: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        return self.route(path, "PUT", **options)
+
+    def patch(self, path: str, **options: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        return self.route(path, "PATCH", **options)
+
+    def delete(self, path: str, **options: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        return self.route(path, "DELETE", **options)
+
+    def not_found(self, function: Callable[[Exception], Any]) -> Callable[[Exception], Any]:
+        """What answers a request no route serves (the route fallback's 404 and 405)."""
+        self.fallback = function
+        return function
+
+    def resolve(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        self.current_event = request = Request(event)
+        self.lambda_context = context
+        try:
+            for route in self.routes:
+                matched = route.pattern.match(request.path) if route.method == request.method else None
+                if matched:
+                    return route.call(request, matched.groupdict())
+            if self.fallback is not None:
+                return self.fallback(LookupError(request.path))
+            return error_response(self, 404, "not_found", "No such resource")
+        except FlexigiftError as exc:
+            return error_response(self, exc.status, exc.code, exc.message, exc.fields, exc.headers)
+        except jsonio.MalformedJson as exc:
+            return error_response(self, 400, "malformed_json", f"Malformed JSON body: {exc}",
+                                  [field_error("body", str(exc), "json_invalid")])
+        except InvalidRequest as exc:
+            return _validation_response(self, exc.errors)
+        except Exception:  # noqa: BLE001 - the one 500 of the API: logged with its trace, never shown
+            return _internal_error(self)
+
+
 # --- identity ------------------------------------------------------------------------------------
 
 
@@ -192,7 +419,7 @@ def _scopes(context: dict) -> frozenset[str]:
     return frozenset(str(context.get("scopes", "")).split())
 
 
-def caller(app: APIGatewayRestResolver) -> Caller:
+def caller(app: Resolver) -> Caller:
     """Who is calling, as the authorizer established it (requestContext.authorizer). The operation's
     scope was already checked before routing (create_resolver(scope=...))."""
     context = _authorizer_context(app.current_event.raw_event)
@@ -208,18 +435,24 @@ def caller(app: APIGatewayRestResolver) -> Caller:
 # --- responses -----------------------------------------------------------------------------------
 
 
-def request_id(app: APIGatewayRestResolver) -> str:
+def request_id(app: Resolver) -> str:
     return str((app.current_event.raw_event.get("requestContext") or {}).get("requestId", ""))
 
 
-def json_response(app: APIGatewayRestResolver, status: int, body: Any,
-                  headers: dict[str, str] | None = None) -> Response:
-    all_headers = {"X-Request-Id": request_id(app), **(headers or {})}
-    return Response(status_code=status, content_type=JSON, body=jsonio.dumps(body), headers=all_headers)
+def json_response(app: Resolver, status: int, body: Any, headers: dict[str, str] | None = None) -> dict[str, Any]:
+    """A Lambda proxy result: the body as JSON (Decimal money as JSON numbers)."""
+    all_headers = {"Content-Type": JSON, "X-Request-Id": request_id(app), **(headers or {})}
+    return {"statusCode": status, "headers": all_headers, "body": jsonio.dumps(body), "isBase64Encoded": False}
 
 
-def error_response(app: APIGatewayRestResolver, status: int, code: str, message: str,
-                   fields: list[dict[str, Any]] | None = None, headers: dict[str, str] | None = None) -> Response:
+def no_content(app: Resolver) -> dict[str, Any]:
+    """204: done, nothing to say (a deletion)."""
+    return {"statusCode": 204, "headers": {"X-Request-Id": request_id(app)}, "body": "", "isBase64Encoded": False}
+
+
+def error_response(app: Resolver, status: int, code: str, message: str,
+                   fields: list[dict[str, Any]] | None = None,
+                   headers: dict[str, str] | None = None) -> dict[str, Any]:
     body = _error_body(request_id(app), status, code, message, fields)
     return json_response(app, status, body, headers)
 
@@ -235,9 +468,9 @@ def _error_body(request: str, status: int, code: str, message: str,
             "error": {"code": code, "message": message, "fields": fields or []}}
 
 
-def _validation_response(app: APIGatewayRestResolver, exc: RequestValidationError) -> Response:
+def _validation_response(app: Resolver, errors: list[dict[str, Any]]) -> dict[str, Any]:
     fields, path_errors = [], []
-    for error in exc.errors():
+    for error in errors:
         loc = [str(part) for part in error.get("loc", ())]
         where, rest = (loc[0], loc[1:]) if loc else ("body", [])
         name = ".".join(rest) if rest else where
@@ -257,7 +490,7 @@ def _validation_response(app: APIGatewayRestResolver, exc: RequestValidationErro
     return error_response(app, 422, "validation_failed", f"Invalid request: check {names}", fields)
 
 
-def _internal_error(app: APIGatewayRestResolver, exc: Exception) -> Response:
+def _internal_error(app: Resolver) -> dict[str, Any]:
     logger.exception("unhandled error")
     return error_response(app, 500, "internal_error",
                           "Something went wrong on our side; quote the request_id when reporting it")
@@ -287,7 +520,7 @@ def _is_query_text(value: Any) -> bool:
     return True
 
 
-def query_params(app: APIGatewayRestResolver, supported: tuple[str, ...],
+def query_params(app: Resolver, supported: tuple[str, ...],
                  paged: bool = True) -> tuple[dict[str, str], int, str | None]:
     """Filters, page size and cursor from the query string; unknown or repeated parameters are refused
     (400), and so are `limit` and `cursor` where the answer is not paged (`paged=False`). Any string is
@@ -330,8 +563,8 @@ def query_params(app: APIGatewayRestResolver, supported: tuple[str, ...],
     return filters, limit, cursor
 
 
-def page_response(app: APIGatewayRestResolver, items: list[Any], next_cursor: str | None,
-                  filters: dict[str, str], limit: int) -> Response:
+def page_response(app: Resolver, items: list[Any], next_cursor: str | None,
+                  filters: dict[str, str], limit: int) -> dict[str, Any]:
     """A JSON array; the next page, if any, is announced in a Link header (RFC 8288)."""
     headers = {}
     if next_cursor:
@@ -340,7 +573,7 @@ def page_response(app: APIGatewayRestResolver, items: list[Any], next_cursor: st
     return json_response(app, 200, items, headers)
 
 
-def _base_url(app: APIGatewayRestResolver) -> str:
+def _base_url(app: Resolver) -> str:
     raw = app.current_event.raw_event
     headers = {k.lower(): v for k, v in (raw.get("headers") or {}).items()}
     host = headers.get("host", "localhost")
