@@ -56,6 +56,23 @@ start = time.perf_counter()
 print(json.dumps({"seconds": time.perf_counter() - start, "xray_loaded": False}))
 """
 
+# What the house style's libraries alone add to the baseline, before any of the application's code: pydantic
+# (every request and response model, the settings) with one model built and used, and Powertools' logger and
+# metrics (every handler's decorators). A handler cannot start faster than this; the row beside the targets
+# says how much of them it leaves to everything else.
+FLOOR_PROBE = """
+import json, time
+start = time.perf_counter()
+""" + BASELINE_INIT + """
+from pydantic import BaseModel
+class Probe(BaseModel):
+    amount: int
+Probe.model_validate({"amount": 1})
+from aws_lambda_powertools import Logger, Metrics
+Logger(service="floor"), Metrics(namespace="Floor", service="floor")
+print(json.dumps({"seconds": time.perf_counter() - start, "xray_loaded": False}))
+"""
+
 
 FIRST_REQUEST_PROBE = """
 import importlib, json, sys, time, types
@@ -120,19 +137,24 @@ def import_costs(fn: template.Function, top: int = 8) -> list[tuple[str, float]]
 def run() -> tuple[list[Figure], list[str]]:
     functions = sorted(template.functions().values(), key=lambda f: f.module)
     baseline: list[float] = []
+    floor: list[float] = []
     samples: dict[str, list[float]] = defaultdict(list)
     xray: dict[str, bool] = {}
     for _round in range(RUNS):
         for index, fn in enumerate(functions):
             if index % 6 == 0:  # the baseline, interleaved so that both see the same machine load
                 baseline.append(_probe(BASELINE_PROBE, _baseline_env())["seconds"])
+                floor.append(_probe(FLOOR_PROBE, _baseline_env() | {"PYDANTIC_DISABLE_PLUGINS": "__all__"})["seconds"])
             env = {**_in_lambda(fn), "POWERTOOLS_TRACE_DISABLED": "true"}
             result = _probe(HANDLER_PROBE, env, _handler_argument(fn))
             samples[fn.logical_id].append(result["seconds"])
             xray[fn.logical_id] = result["xray_loaded"]
     base = median(baseline)
     figures = [Figure("a", "baseline: import boto3 + one DynamoDB client", ms(base), "", None,
-                      f"median of {len(baseline)}")]
+                      f"median of {len(baseline)}"),
+               Figure("a", "floor: the baseline + pydantic (one model) + Powertools logger and metrics",
+                      f"{ms(median(floor))} = {ratio(median(floor) / base)}", "", None,
+                      f"median of {len(floor)}; the house style's libraries, before any application code")]
     ratios = []
     for fn in functions:
         value = median(samples[fn.logical_id])

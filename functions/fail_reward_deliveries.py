@@ -4,27 +4,24 @@ unavailable) is reported and stays on the dead-letter queue: nothing is lost."""
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from pydantic import ValidationError
 
 from flexigift.aws import register_restore_hook, warm
 from flexigift.logic.deliver_orders import give_up, parse_message
 from flexigift.observability import logger, metrics, tracer
+from flexigift.partial_batch import sqs_batch_response
 
 warm("dynamodb")  # in Lambda only: the clients this function uses, created during init
 register_restore_hook()
 
-processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
-
-def record_handler(record: SQSRecord) -> str:
-    logger.set_correlation_id(record.message_id)  # each record's lines carry its SQS message id
+def record_handler(record: dict[str, Any]) -> str:
+    logger.set_correlation_id(record["messageId"])  # each record's lines carry its SQS message id
     try:
-        message = parse_message(record.body)
+        message = parse_message(record["body"])
     except ValidationError:
         logger.error("unreadable message on the delivery dead-letter queue dropped",
-                     extra={"message_id": record.message_id, "body_length": len(record.body)})
+                     extra={"message_id": record["messageId"], "body_length": len(record["body"])})
         metrics.add_metric(name="RewardDeliveryMessageUnreadable", unit="Count", value=1)
         return "unreadable"
     return give_up(message)
@@ -34,4 +31,4 @@ def record_handler(record: SQSRecord) -> str:
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)
 def handler(event: dict, context: Any) -> dict:
-    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+    return sqs_batch_response(event, record_handler)

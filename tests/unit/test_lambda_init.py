@@ -60,3 +60,28 @@ def test_after_a_restore_clients_are_new_and_randomness_is_reseeded(fresh, monke
     aws.on_restore()
     assert aws.dynamodb() is not before and aws._WARMED == ["dynamodb"]
     assert random.random() != expected_without_reseed
+
+
+def test_a_functions_clients_come_from_one_session_which_a_restore_replaces(fresh, monkeypatch):
+    # Given a function that uses three services, warmed in Lambda's init
+    import boto3.session
+
+    made = []
+
+    class CountedSession(boto3.session.Session):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            made.append(self)
+
+    monkeypatch.setattr(boto3.session, "Session", CountedSession)
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "flexigift-DeliverRewardEmailsFunction")
+    aws.warm("dynamodb", "sqs", "kms")
+    session = aws._session()
+    # Then one session made the three clients (a new session per client costs ~50 ms of the init)
+    assert made == [session]
+    assert {aws.client(s).meta.service_model.service_name for s in ("dynamodb", "sqs", "kms")} == {"dynamodb", "sqs", "kms"}
+    assert made == [session] and aws.client("sqs") is aws.client("sqs")
+    # When a SnapStart restore happens, the session (its credentials) is made afresh with the clients
+    aws.on_restore()
+    assert len(made) == 2 and aws._session() is made[1] is not session
+    assert aws._WARMED == ["dynamodb", "sqs", "kms"]

@@ -6,17 +6,29 @@ after-restore hook (`on_restore`) recreates them and reseeds what is random."""
 from __future__ import annotations
 
 import os
+import threading
 from functools import lru_cache
 from typing import Any
+
+_CREATING = threading.Lock()  # a boto3 Session is not thread-safe; the clients it makes are
+
+
+@lru_cache(maxsize=1)
+def _session() -> Any:
+    """One boto3 Session for every client of the process: each Session loads and resolves its own data
+    (endpoints, partitions, credentials), about 50 ms of a cold start per client made from a new one."""
+    import boto3  # imported on first use: keeps cold starts short
+
+    return boto3.session.Session()
 
 
 @lru_cache(maxsize=None)
 def client(service: str) -> Any:
-    import boto3  # imported on first use: keeps cold starts short
     from botocore.config import Config
 
     config = Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=3, read_timeout=10)
-    return boto3.session.Session().client(service, config=config)
+    with _CREATING:
+        return _session().client(service, config=config)
 
 
 def dynamodb() -> Any:
@@ -30,6 +42,7 @@ def reset_clients() -> None:
     from flexigift.store.table import id_blocks, read_cache
 
     client.cache_clear()
+    _session.cache_clear()  # its credentials too: a restored snapshot must not reuse the ones it was taken with
     get_settings.cache_clear()
     id_blocks.forget()
     read_cache.forget()
