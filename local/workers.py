@@ -1,9 +1,10 @@
 """Execution environments: worker processes that run handlers one invocation at a time, as Lambda does.
 
-Why processes and not the gateway's threads: Powertools' resolver keeps the request being handled in a
-class attribute (BaseRouter.current_event, shared by every resolver in a process), so two handlers
-running in threads of one process would read each other's requests. Lambda never runs two invocations in
-one environment at once; neither does a worker. Concurrent requests go to different workers, so races
+Why processes and not the gateway's threads: a handler's resolver keeps the request being handled on itself
+(flexigift.api.Resolver.current_event, one per handler module), and module state (cached clients, id
+blocks, the read cache) belongs to one execution environment, so two invocations of one handler in
+threads of one process would read each other's requests. Lambda never runs two invocations in one
+environment at once; neither does a worker. Concurrent requests go to different workers, so races
 between them (two POST /users for one user_id) are real races, settled by DynamoDB's conditional writes.
 
 Every worker can run every function (each imports a handler on first use: its cold start), with the
