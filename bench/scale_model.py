@@ -42,6 +42,22 @@ so those reads say nothing of a day's. At scale each environment reads it once p
 busy at a payment rate follow from the operations' durations (Little's law): their own row gives the rate at
 which such an item reaches 3,000 RCU/s, and their reads in the run are left out of the ranking.
 
+The event listings (store.events): events carry no index entry; the event indexer (a stream consumer, not in the
+mix) lists them afterwards, one chunk per stream batch per listing (the program's, and the program's of each
+type), so what a listing's partitions take depends on how many events a batch holds, which a run of minutes at a
+few operations a second cannot show. The run counts the events each operation writes; the chunks are then charged
+as they would be at scale (event_chunks): the table's stream has a shard per table partition, and the fewest
+partitions a table taking W WCU/s can have is W / 1,000, so at any payment rate a stream shard carries about
+(events per payment) x 1,000 / (table WCU per payment) events a second; a batch closes when BatchSize events are in
+it or after MaximumBatchingWindowInSeconds (template.yaml), so at high rates the window fills each batch with that
+many events (about 175 here); a batch writes a chunk into a listing if it holds one of its events; each chunk is
+charged the WCU of the item store.events builds for that many ids, and a listing's chunks are spread evenly over
+its keys.EVENT_LIST_SHARDS shards (a hash of the chunk id). The assumption is the stream's shard count: a table with
+more partitions than its writes need (split for its size: 30 days of events at 100,000 payments/s is petabytes)
+has more stream shards, fewer events a batch and more, smaller chunks; a row states how few events a chunk may
+hold before a shard reaches 1,000 WCU/s at the target rate. The event items themselves are one operation's record
+each (left out of the shared ranking, as below).
+
 Records read by a newest-first page (a program's reward orders, 50 a page): the run lasts minutes, so its few
 orders stay among the newest 50 and each is read by nearly every listing of the run. In a day an order is among
 the newest 50 for 50 / (orders a second) seconds, so each order's partition takes (listings a second) x 50 /
@@ -113,6 +129,7 @@ class Usage:
     rcu: Counter = field(default_factory=Counter)      # (table or index, partition) -> RCU (Decimal)
     requests: Counter = field(default_factory=Counter)  # operation name -> count
     item_reads: Counter = field(default_factory=Counter)  # (table, partition) -> items read by GetItem/BatchGetItem
+    events: Counter = field(default_factory=Counter)   # (program, event type) -> events written (module docstring)
 
 
 class Recorder:
@@ -188,6 +205,14 @@ class Recorder:
         if created:
             self.created.setdefault(key, self.operation)
 
+    def _count_events(self, name: str, params: dict[str, Any]) -> None:
+        """The events a committed write put (each will be listed by the indexer: the module's docstring)."""
+        puts = ([params["Item"]] if name == "PutItem" else
+                [entry["Put"]["Item"] for entry in params.get("TransactItems", []) if "Put" in entry])
+        for item in puts:
+            if item.get("type", {}).get("S") == "EVENT":
+                self.usage.events[(item["program_id"]["S"], item["event_type"]["S"])] += 1
+
     def before(self, model: Any, params: dict[str, Any], **_: Any) -> None:
         if not self.on:
             return
@@ -202,6 +227,8 @@ class Recorder:
         self.dynamodb_seconds += time.perf_counter() - started
         self.usage.requests[name] += 1
         failed = "Error" in parsed
+        if name in ("PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems") and not failed:
+            self._count_events(name, params)
         if name in ("PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems"):
             transactional = name == "TransactWriteItems"
             kinds = self._written_keys(name, params)
@@ -514,6 +541,7 @@ def _run(rng: random.Random, figures: list[Figure]) -> list[Figure]:
         total.wcu.update(usage.wcu)
         total.rcu.update(usage.rcu)
         total.requests.update(usage.requests)
+        total.events.update(usage.events)
         if name in MOVING_PAGES:
             moving_page_reads.update({k: v for k, v in usage.rcu.items() if k[0] == "table"})
         if name in READS_CACHED and _deployed_cache_seconds() > 0:  # with the cache off they are every read
@@ -526,6 +554,10 @@ def _run(rng: random.Random, figures: list[Figure]) -> list[Figure]:
             partition = spread_name(*recorder.shards[partition])
         owners[(kind, where, partition)] |= seen
     wcu, rcu = _fold(total.wcu, recorder.shards), _fold(total.rcu, recorder.shards)
+    table_wcu = sum(v for (where, _), v in total.wcu.items() if where == "table")
+    chunks = event_chunks(total.events, payments, table_wcu)
+    for chunk in chunks:  # the indexer's writes at scale, per shard of each listing (module docstring)
+        wcu[("table", chunk.partition)] += Decimal(chunk.wcu_per_payment_per_shard * payments)
 
     def own(kind: str, key: tuple[str, str]) -> str | None:
         """The one customer whose operations wrote (kind w) or read (r) this partition; None: shared."""
@@ -570,6 +602,7 @@ def _run(rng: random.Random, figures: list[Figure]) -> list[Figure]:
             figures.append(Figure("f", f"busiest customer-own partition, {kind}", f"{where} {partition}", "", None,
                                   f"{float(units / whole):.3%}; {per_op:.1f} {unit} per operation of its customer: "
                                   f"{limit / per_op:,.0f} of that customer's operations/s to reach the limit"))
+    figures += _chunk_figures(chunks, payments, table_wcu)
     orders = SHARES["reward order (code)"] + SHARES["reward order (into wallet)"]
     page = MOVING_PAGES["list reward orders"]
     per_item = SHARES["list reward orders"] * page / orders  # listings per order x page size: reads while newest
@@ -583,6 +616,118 @@ def _run(rng: random.Random, figures: list[Figure]) -> list[Figure]:
     figures += _cached_reads(per_op_usage, done, handler_seconds, dynamodb_seconds, payments)
     figures += _costs(per_op_usage, done, handler_seconds, dynamodb_seconds, payments, scale)
     return figures
+
+
+def indexer_settings() -> tuple[int, float]:
+    """The indexer's BatchSize and MaximumBatchingWindowInSeconds, from template.yaml."""
+    props = template.functions()["IndexEventsFunction"].events["Events"]["Properties"]
+    return int(props["BatchSize"]), float(props.get("MaximumBatchingWindowInSeconds", 0))
+
+
+LAMBDA_STREAM_POLLS_A_SECOND = 4   # with no batching window, Lambda reads a stream shard about 4 times a second
+
+
+@dataclass
+class ChunkListing:
+    """One event listing (a program's, or a program's of one type) as the indexer writes it at scale."""
+
+    partition: str              # its shards' name (spread_name)
+    event_type: str | None      # None: the program's listing of every event
+    events_per_payment: float
+    chunks_per_payment: float
+    wcu_per_chunk: int
+
+    @property
+    def events_per_chunk(self) -> float:
+        return self.events_per_payment / self.chunks_per_payment
+
+    @property
+    def wcu_per_payment_per_shard(self) -> float:
+        from flexigift.store import keys
+
+        return self.chunks_per_payment * self.wcu_per_chunk / keys.EVENT_LIST_SHARDS
+
+
+def chunk_write_units(program_id: str, event_type: str | None, events: int) -> int:
+    """WCU of one chunk listing `events` events, from the item store.events builds (ids of the real format)."""
+    from flexigift.store.events import chunk_item
+    from flexigift.store.table import to_attr
+
+    images = [{"type": "EVENT", "program_id": program_id, "id": f"evt_{i:024x}", "created_at": "2026-12-03T10:00:00.000Z",
+               "event_type": event_type or "gift_card.balance_changed", "expires_at": 1766000000}
+              for i in range(max(1, events))]
+    return write_units(item_size(to_attr(chunk_item(program_id, event_type, images))))
+
+
+def stream_batches_per_payment(events_per_payment: float, table_wcu_per_payment: float) -> tuple[float, float]:
+    """(stream batches per payment, events per batch) at scale (module docstring): the table's stream has a shard
+    per table partition, at least table WCU/s / 1,000 of them; each shard's batch closes when BatchSize events
+    are in it or the batching window ends. Both counts grow with the payment rate, so their ratio is the same at
+    any rate."""
+    batch, window = indexer_settings()
+    shards_per_payment = table_wcu_per_payment / PARTITION_WCU          # stream shards per payment a second
+    window_closes = shards_per_payment * (1 / window if window else LAMBDA_STREAM_POLLS_A_SECOND)
+    batches = max(window_closes, events_per_payment / batch)
+    return batches, events_per_payment / batches
+
+
+def event_chunks(events: Counter, payments: int, table_wcu: Decimal | int) -> list[ChunkListing]:
+    """Every event listing the run's events fall in, charged at scale: a stream batch writes a chunk into a
+    listing if it holds one of its events (a batch of k events, a listing with a share s of them: 1 - (1-s)^k)."""
+    from flexigift.store import keys
+
+    written = sum(events.values())
+    if not written or not payments:
+        return []
+    per_payment = written / payments
+    batches, per_batch = stream_batches_per_payment(per_payment, float(table_wcu) / payments)
+    listings: Counter = Counter()
+    for (program_id, event_type), count in events.items():
+        listings[(program_id, None)] += count
+        listings[(program_id, event_type)] += count
+    found = []
+    for (program_id, event_type), count in listings.items():
+        share = count / written
+        chunks = batches * (1 - (1 - share) ** per_batch)
+        events_per_chunk = (count / payments) / chunks
+        found.append(ChunkListing(spread_name(keys.events_partition(program_id, event_type), keys.EVENT_LIST_SHARDS),
+                                  event_type, count / payments, chunks,
+                                  chunk_write_units(program_id, event_type, round(events_per_chunk + 0.5))))
+    return sorted(found, key=lambda c: -c.wcu_per_payment_per_shard)
+
+
+def _chunk_figures(chunks: list[ChunkListing], payments: int, table_wcu: Decimal | int) -> list[Figure]:
+    if not chunks:
+        return []
+    from flexigift.store import keys
+
+    batch, window = indexer_settings()
+    busiest = chunks[0]
+    whole = next(c for c in chunks if c.event_type is None)   # the program's listing of every event
+    batches, per_batch = stream_batches_per_payment(whole.events_per_payment, float(table_wcu) / payments)
+    per_shard_events = whole.events_per_payment * PARTITION_WCU / (float(table_wcu) / payments)
+    # the fewest events a chunk of the program's listing must hold for its shards to stay under 1,000 WCU/s at
+    # the target rate
+    events_a_second = whole.events_per_payment * TARGET_PAYMENTS_PER_SECOND
+    needed = next((n for n in range(1, batch + 1)
+                   if events_a_second / n * chunk_write_units("default", None, n) / keys.EVENT_LIST_SHARDS
+                   <= PARTITION_WCU), None)
+    return [
+        Figure("f", "  event listing chunks at scale (the indexer)",
+               f"{per_batch:,.0f} events a stream batch; the program's listing {whole.events_per_chunk:,.0f} a chunk "
+               f"({whole.wcu_per_chunk} WCU), busiest {busiest.partition} {busiest.events_per_chunk:,.0f} "
+               f"({busiest.wcu_per_chunk} WCU)", "", None,
+               f"{whole.events_per_payment:.2f} events per payment; a stream shard per table partition, at fewest "
+               f"table WCU/s / 1,000 ({float(table_wcu) / payments:.1f} table WCU per payment): "
+               f"{per_shard_events:,.0f} events/s a shard, batched for {window:g} s (BatchSize {batch:,}); "
+               f"{keys.EVENT_LIST_SHARDS} shards a listing"),
+        Figure("f", "  events a chunk must hold to stay under 1,000 WCU/s a shard at 100,000 payments/s",
+               f"{needed if needed else 'more than ' + str(batch)}", f"<= {per_batch:,.0f} (modelled)",
+               bool(needed and needed <= per_batch),
+               "fewer events a batch (a table with more partitions than its writes need, e.g. split for storage, "
+               "has more stream shards) means more, smaller chunks; a longer MaximumBatchingWindowInSeconds "
+               "makes them larger again, listing later"),
+    ]
 
 
 def _units_per_read(page_reads: Counter, usage: Usage) -> float:
