@@ -13,7 +13,13 @@ touched (their user item, cards, ledger, payments, Idempotency-Keys) carries tha
 does not grow when the system does (more customers do); a partition touched for several customers, or for
 none, is shared and grows with the system's rate. The payment rate at which a partition reaches its limit is
 computed for the shared ones; for a customer's own partitions the figure is how many of that customer's own
-operations per second would take it there.
+operations per second would take it there. A partition touched for one customer and for no one (a card: its
+owner's payments, reads and ledger pages, and the listings of its issuer's cards, which act for no customer)
+carries both: the units charged for that customer are their own traffic and judged with the customer's own
+partitions (the "or part" row), and only the rest, which grows with the system, is ranked as shared (its row
+states the customer's part it left out). Charging the owner's part as growing with the rate, as this model did
+before, ranked such a card as the busiest shared read even with its listing reads halved: 98,250 payments/s in a
+run of this model at commit 4cb8d0e, almost all of it its owner's own operations.
 
 Partitions named by time (the authorizations' expiry minute, `HOLDS#<minute>#<shard>`): the run lasts minutes,
 not a day, so its few authorizations say little about one shard. At any moment the partitions taking writes
@@ -50,7 +56,7 @@ as they would be at scale (event_chunks): the table's stream has a shard per tab
 partitions a table taking W WCU/s can have is W / 1,000, so at any payment rate a stream shard carries about
 (events per payment) x 1,000 / (table WCU per payment) events a second; a batch closes when BatchSize events are in
 it or after MaximumBatchingWindowInSeconds (template.yaml), so at high rates the window fills each batch with that
-many events (about 175 here); a batch writes a chunk into a listing if it holds one of its events; each chunk is
+many events (158 in the run of this commit); a batch writes a chunk into a listing if it holds one of its events; each chunk is
 charged the WCU of the item store.events builds for that many ids, and a listing's chunks are spread evenly over
 its keys.EVENT_LIST_SHARDS shards (a hash of the chunk id). The assumption is the stream's shard count: a table with
 more partitions than its writes need (split for its size: 30 days of events at 100,000 payments/s is petabytes)
@@ -151,6 +157,8 @@ class Recorder:
         self.dynamodb_seconds = 0.0
         self._pending: tuple[str, dict[str, Any], list[tuple[dict, dict | None]], float] | None = None
         self.shards: dict[str, tuple[str, int]] = {}  # a listing's shard partition -> (listing, its shards)
+        # (w|r, "table", partition) -> units charged for each customer (None: for no one), see mixed_own_part
+        self.by_owner: dict[tuple[str, str, str], Counter] = defaultdict(Counter)
 
     def record_shards(self) -> Callable[[], None]:
         """Learn the listings' shard partitions from store.keys.sharded as the store names them; returns
@@ -188,10 +196,12 @@ class Recorder:
             return found
         return []
 
-    def _touch(self, kind: str, where: str, partition: str) -> None:
+    def _touch(self, kind: str, where: str, partition: str, units: Any = 0) -> None:
         seen = self.owners[(kind, where, partition)]
         if len(seen) < 2:
             seen.add(self.owner)
+        if where == "table":
+            self.by_owner[(kind, where, partition)][self.owner] += units
 
     def _note_writer(self, key: tuple[str, str], created: bool) -> None:
         """Which operations wrote a partition (a listing's shards count as their listing), and which new item
@@ -235,8 +245,9 @@ class Recorder:
             for (key, before), (_, changes) in zip(written, kinds, strict=True):
                 partition = key["PK"]["S"]
                 if failed or not changes:  # a refused write, a condition check: charged, nothing written
-                    self.usage.wcu[("table", partition)] += (2 if transactional else 1) * write_units(item_size(before))
-                    self._touch("w", "table", partition)
+                    units = (2 if transactional else 1) * write_units(item_size(before))
+                    self.usage.wcu[("table", partition)] += units
+                    self._touch("w", "table", partition, units)
                     self._note_writer(("table", partition), created=False)
                     continue
                 after = self._stored(key)
@@ -245,29 +256,30 @@ class Recorder:
                         put = bool(after) and after.get(f"{where}PK", {}).get("S") == part
                         part = HOLDS_SPREAD + ("" if put else ", removals")
                     self.usage.wcu[(where, part)] += units
-                    self._touch("w", where, part)
+                    self._touch("w", where, part, units)
                     self._note_writer((where, part), created=before is None and after is not None)
         elif name == "GetItem" and not failed:
             item = parsed.get("Item")
-            self.usage.rcu[("table", params["Key"]["PK"]["S"])] += read_units(item_size(item),
-                                                                              bool(params.get("ConsistentRead")))
-            self._touch("r", "table", params["Key"]["PK"]["S"])
+            units = read_units(item_size(item), bool(params.get("ConsistentRead")))
+            self.usage.rcu[("table", params["Key"]["PK"]["S"])] += units
+            self._touch("r", "table", params["Key"]["PK"]["S"], units)
         elif name == "BatchGetItem" and not failed:
             for table_name, request in params["RequestItems"].items():
                 returned = {(i["PK"]["S"], i["SK"]["S"]): i for i in parsed.get("Responses", {}).get(table_name, [])}
                 for key in request["Keys"]:
                     item = returned.get((key["PK"]["S"], key["SK"]["S"]))
-                    self.usage.rcu[("table", key["PK"]["S"])] += read_units(item_size(item),
-                                                                            bool(request.get("ConsistentRead")))
+                    units = read_units(item_size(item), bool(request.get("ConsistentRead")))
+                    self.usage.rcu[("table", key["PK"]["S"])] += units
                     self.usage.item_reads[("table", key["PK"]["S"])] += 1
-                    self._touch("r", "table", key["PK"]["S"])
+                    self._touch("r", "table", key["PK"]["S"], units)
         elif name == "Query" and not failed:
             where = params.get("IndexName", "table")
             partition = params["ExpressionAttributeValues"][":pk"]["S"]
             size = sum(item_size(i) for i in parsed.get("Items", []))
             consistent = bool(params.get("ConsistentRead")) and where == "table"
-            self.usage.rcu[(where, partition)] += read_units(size, consistent)
-            self._touch("r", where, partition)
+            units = read_units(size, consistent)
+            self.usage.rcu[(where, partition)] += units
+            self._touch("r", where, partition, units)
 
 
 class Day:
@@ -570,9 +582,21 @@ def _run(rng: random.Random, figures: list[Figure]) -> list[Figure]:
         so its load does not grow with the rate (the module's docstring)."""
         return key in recorder.created and recorder.writers[key] == {recorder.created[key]}
 
+    def mixed_own_part(kind: str, key: tuple[str, str]) -> tuple[str | None, Decimal]:
+        """A partition touched by one customer's operations and by operations for no one (a card: its owner's
+        payments, reads and ledger, and every listing of its issuer's cards): that customer and the units
+        charged for them, which are that customer's traffic (the module's docstring); else (None, 0)."""
+        units = recorder.by_owner.get((kind, *key))
+        customers = [o for o in units or () if o is not None]
+        if units is None or len(customers) != 1 or None not in units:
+            return None, Decimal(0)
+        return customers[0], Decimal(units[customers[0]])
+
     all_wcu, all_rcu = sum(wcu.values()), sum(rcu.values())
-    shared_w = Counter({k: v for k, v in wcu.items() if own("w", k) is None and not one_record(k)})
-    shared_r = Counter({k: v - apart[k] for k, v in rcu.items() if own("r", k) is None and v > apart[k]})
+    shared_w = Counter({k: v - mixed_own_part("w", k)[1] for k, v in wcu.items()
+                        if own("w", k) is None and not one_record(k) and v > mixed_own_part("w", k)[1]})
+    shared_r = Counter({k: v - apart[k] - mixed_own_part("r", k)[1] for k, v in rcu.items()
+                        if own("r", k) is None and v > apart[k] + mixed_own_part("r", k)[1]})
     mix = ", ".join(f"{n} {SHARES[n]:.1%}" for n in names)
     figures.append(Figure("f", "day modelled", f"{DAY:,} operations; {SAMPLE:,} run (1 in {scale:.0f}), "
                           f"{payments} payments", "", None,
@@ -585,21 +609,32 @@ def _run(rng: random.Random, figures: list[Figure]) -> list[Figure]:
                                              ("reads", shared_r, all_rcu, PARTITION_RCU, "RCU")):
         (where, partition), units = counter.most_common(1)[0]
         rate = _limit_rate(units, payments, limit)
+        customer, own_units = mixed_own_part("w" if unit == "WCU" else "r", (where, partition))
+        besides = (f"; besides its customer's own operations on it ({float(own_units):.1f} {unit} in the run, "
+                   f"judged as theirs)" if customer else "")
         figures.append(Figure("f", f"busiest shared partition, {kind}",
                               f"{where} {partition}: {float(units / whole):.3%} of {float(whole) * scale:,.0f} "
-                              f"{unit}/day", "", None, f"{float(units) / payments:.4f} {unit} per payment"))
+                              f"{unit}/day", "", None, f"{float(units) / payments:.4f} {unit} per payment{besides}"))
         figures.append(Figure("f", f"payment rate at which it reaches {limit:,} {unit}/s", f"{rate:,.0f} payments/s",
                               f">= {TARGET_PAYMENTS_PER_SECOND:,}", rate >= TARGET_PAYMENTS_PER_SECOND))
         for rank, ((where, partition), units) in enumerate(counter.most_common(5)[1:], start=2):
+            mixed = mixed_own_part("w" if unit == "WCU" else "r", (where, partition))[1]
             figures.append(Figure("f", f"  shared {kind} #{rank}", f"{where} {partition}", "", None,
                                   f"{float(units / whole):.3%}; limit at "
-                                  f"{_limit_rate(units, payments, limit):,.0f} payments/s"))
+                                  f"{_limit_rate(units, payments, limit):,.0f} payments/s"
+                                  + (f" (besides its customer's own {float(mixed):.1f} {unit})" if mixed else "")))
         kind_of = "w" if unit == "WCU" else "r"
         owned = Counter({k: v for k, v in (wcu if unit == "WCU" else rcu).items() if own(kind_of, k) is not None})
+        for k in (wcu if unit == "WCU" else rcu):
+            customer, own_units = mixed_own_part(kind_of, k)
+            if customer is not None:
+                owned[k] = own_units
         if owned:
             (where, partition), units = owned.most_common(1)[0]
-            per_op = float(units) / max(1, owner_ops[own(kind_of, (where, partition))])
-            figures.append(Figure("f", f"busiest customer-own partition, {kind}", f"{where} {partition}", "", None,
+            customer = own(kind_of, (where, partition)) or mixed_own_part(kind_of, (where, partition))[0]
+            per_op = float(units) / max(1, owner_ops[customer])
+            figures.append(Figure("f", f"busiest customer-own partition (or part), {kind}", f"{where} {partition}",
+                                  "", None,
                                   f"{float(units / whole):.3%}; {per_op:.1f} {unit} per operation of its customer: "
                                   f"{limit / per_op:,.0f} of that customer's operations/s to reach the limit"))
     figures += _chunk_figures(chunks, payments, table_wcu)
