@@ -36,7 +36,7 @@ MAX_CURSOR_LENGTH = 8192  # characters: four key values at DynamoDB's limits, ba
 
 @dataclass(frozen=True)
 class Listing:
-    index: str                  # GSI1..GSI4
+    index: str                  # GSI1..GSI4, or "table" (the event listings: chunks in the table, store.events)
     name: str                   # the partition value, or the shards' common prefix
     sharded: bool
     forward: bool = True        # ascending sort key (False: newest first)
