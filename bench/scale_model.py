@@ -452,6 +452,17 @@ class Day:
         }
 
 
+def customer_part(units: Counter | None) -> tuple[str | None, Decimal]:
+    """A partition touched by one customer's operations and by operations for no one (a card: its owner's
+    payments, reads and ledger, and every listing of its issuer's cards), given the units charged for each
+    (None: for no one): that customer and their units, which are that customer's own traffic (the module's
+    docstring); else (None, 0): a partition of one customer alone, of several, or of no one."""
+    customers = [o for o in units or () if o is not None]
+    if units is None or len(customers) != 1 or None not in units:
+        return None, Decimal(0)
+    return customers[0], Decimal(units[customers[0]])
+
+
 def _limit_rate(units: Decimal | int, payments: int, limit: int) -> float:
     """The system-wide payment rate at which a partition taking `units` per `payments` payments reaches
     `limit` units per second."""
@@ -583,14 +594,7 @@ def _run(rng: random.Random, figures: list[Figure]) -> list[Figure]:
         return key in recorder.created and recorder.writers[key] == {recorder.created[key]}
 
     def mixed_own_part(kind: str, key: tuple[str, str]) -> tuple[str | None, Decimal]:
-        """A partition touched by one customer's operations and by operations for no one (a card: its owner's
-        payments, reads and ledger, and every listing of its issuer's cards): that customer and the units
-        charged for them, which are that customer's traffic (the module's docstring); else (None, 0)."""
-        units = recorder.by_owner.get((kind, *key))
-        customers = [o for o in units or () if o is not None]
-        if units is None or len(customers) != 1 or None not in units:
-            return None, Decimal(0)
-        return customers[0], Decimal(units[customers[0]])
+        return customer_part(recorder.by_owner.get((kind, *key)))
 
     all_wcu, all_rcu = sum(wcu.values()), sum(rcu.values())
     shared_w = Counter({k: v - mixed_own_part("w", k)[1] for k, v in wcu.items()

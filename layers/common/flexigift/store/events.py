@@ -40,10 +40,11 @@ and each is written with an unconditional Put that replaces the whole item. So:
     from s on), and no p-event lies in [a, q), so that range's first p-event is q as well: it writes the same
     key after F, and its Put replaces what F wrote with exactly the p-events of [a, b).
   So once the stream has moved past them, every event is in exactly one chunk, and a chunk lists no event twice.
-  Between a failure and the success that repairs it, a chunk may list events of a longer range that a later
-  chunk will also list: a page read in that moment (seconds) may show such an event twice, never one missing
-  that was listed before. A batch given up on after its retries (the on-failure destination receives its
-  range) may be listed in part or not at all; the events themselves are there (GET /events/{id}).
+  Between a failure and the successes that repair it (seconds, while the stream retries), a chunk may list
+  events of a longer range than its successful write will, and a retry on a shorter range may drop some of them
+  until the range that holds them succeeds: a page read in that moment may show such an event twice (in two
+  chunks) or not yet. A batch given up on after its retries (the on-failure destination receives its range) may
+  be listed in part or not at all; the events themselves are there (GET /events/{id}, webhooks).
 
 Order and timeliness: a page lists chunks newest first by sort key (listed_at, then chunk id), and within a
 chunk newest first by created_at. Chunks of the same moment from different stream shards interleave by chunk,
