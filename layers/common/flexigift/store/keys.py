@@ -17,7 +17,8 @@ Base table: PK / SK. Indexes (each projects only what its queries read: template
 No index partition is shared by every request of a kind: a listing that every create of a program writes
 (the type listing, an issuer's cards or products, a program's reward orders and API keys) is spread over
 LIST_SHARDS partitions `<listing>#<shard>` (the shard from the item's id), and its pages merge the shards in
-sort-key order (store.listing).
+sort-key order (store.listing). A program's event listings are no index: chunks in the table, one per stream
+batch, written by the event indexer after the events' transactions (event_chunk_key, store.events).
 """
 
 from __future__ import annotations
