@@ -13,7 +13,13 @@ touched (their user item, cards, ledger, payments, Idempotency-Keys) carries tha
 does not grow when the system does (more customers do); a partition touched for several customers, or for
 none, is shared and grows with the system's rate. The payment rate at which a partition reaches its limit is
 computed for the shared ones; for a customer's own partitions the figure is how many of that customer's own
-operations per second would take it there.
+operations per second would take it there. A partition touched for one customer and for no one (a card: its
+owner's payments, reads and ledger pages, and the listings of its issuer's cards, which act for no customer)
+carries both: the units charged for that customer are their own traffic and judged with the customer's own
+partitions (the "or part" row), and only the rest, which grows with the system, is ranked as shared (its row
+states the customer's part it left out). Charging the owner's part as growing with the rate, as this model did
+before, ranked such a card as the busiest shared read even with its listing reads halved: 98,250 payments/s in a
+run of this model at commit 4cb8d0e, almost all of it its owner's own operations.
 
 Partitions named by time (the authorizations' expiry minute, `HOLDS#<minute>#<shard>`): the run lasts minutes,
 not a day, so its few authorizations say little about one shard. At any moment the partitions taking writes
@@ -41,6 +47,22 @@ catalog items): the run is one environment, which reads such an item once per pe
 so those reads say nothing of a day's. At scale each environment reads it once per period, and the environments
 busy at a payment rate follow from the operations' durations (Little's law): their own row gives the rate at
 which such an item reaches 3,000 RCU/s, and their reads in the run are left out of the ranking.
+
+The event listings (store.events): events carry no index entry; the event indexer (a stream consumer, not in the
+mix) lists them afterwards, one chunk per stream batch per listing (the program's, and the program's of each
+type), so what a listing's partitions take depends on how many events a batch holds, which a run of minutes at a
+few operations a second cannot show. The run counts the events each operation writes; the chunks are then charged
+as they would be at scale (event_chunks): the table's stream has a shard per table partition, and the fewest
+partitions a table taking W WCU/s can have is W / 1,000, so at any payment rate a stream shard carries about
+(events per payment) x 1,000 / (table WCU per payment) events a second; a batch closes when BatchSize events are in
+it or after MaximumBatchingWindowInSeconds (template.yaml), so at high rates the window fills each batch with that
+many events (158 in the run of this commit); a batch writes a chunk into a listing if it holds one of its events; each chunk is
+charged the WCU of the item store.events builds for that many ids, and a listing's chunks are spread evenly over
+its keys.EVENT_LIST_SHARDS shards (a hash of the chunk id). The assumption is the stream's shard count: a table with
+more partitions than its writes need (split for its size: 30 days of events at 100,000 payments/s is petabytes)
+has more stream shards, fewer events a batch and more, smaller chunks; a row states how few events a chunk may
+hold before a shard reaches 1,000 WCU/s at the target rate. The event items themselves are one operation's record
+each (left out of the shared ranking, as below).
 
 Records read by a newest-first page (a program's reward orders, 50 a page): the run lasts minutes, so its few
 orders stay among the newest 50 and each is read by nearly every listing of the run. In a day an order is among
@@ -113,6 +135,7 @@ class Usage:
     rcu: Counter = field(default_factory=Counter)      # (table or index, partition) -> RCU (Decimal)
     requests: Counter = field(default_factory=Counter)  # operation name -> count
     item_reads: Counter = field(default_factory=Counter)  # (table, partition) -> items read by GetItem/BatchGetItem
+    events: Counter = field(default_factory=Counter)   # (program, event type) -> events written (module docstring)
 
 
 class Recorder:
@@ -134,6 +157,8 @@ class Recorder:
         self.dynamodb_seconds = 0.0
         self._pending: tuple[str, dict[str, Any], list[tuple[dict, dict | None]], float] | None = None
         self.shards: dict[str, tuple[str, int]] = {}  # a listing's shard partition -> (listing, its shards)
+        # (w|r, "table", partition) -> units charged for each customer (None: for no one), see mixed_own_part
+        self.by_owner: dict[tuple[str, str, str], Counter] = defaultdict(Counter)
 
     def record_shards(self) -> Callable[[], None]:
         """Learn the listings' shard partitions from store.keys.sharded as the store names them; returns
@@ -171,10 +196,12 @@ class Recorder:
             return found
         return []
 
-    def _touch(self, kind: str, where: str, partition: str) -> None:
+    def _touch(self, kind: str, where: str, partition: str, units: Any = 0) -> None:
         seen = self.owners[(kind, where, partition)]
         if len(seen) < 2:
             seen.add(self.owner)
+        if where == "table":
+            self.by_owner[(kind, where, partition)][self.owner] += units
 
     def _note_writer(self, key: tuple[str, str], created: bool) -> None:
         """Which operations wrote a partition (a listing's shards count as their listing), and which new item
@@ -187,6 +214,14 @@ class Recorder:
             writers.add(self.operation)
         if created:
             self.created.setdefault(key, self.operation)
+
+    def _count_events(self, name: str, params: dict[str, Any]) -> None:
+        """The events a committed write put (each will be listed by the indexer: the module's docstring)."""
+        puts = ([params["Item"]] if name == "PutItem" else
+                [entry["Put"]["Item"] for entry in params.get("TransactItems", []) if "Put" in entry])
+        for item in puts:
+            if item.get("type", {}).get("S") == "EVENT":
+                self.usage.events[(item["program_id"]["S"], item["event_type"]["S"])] += 1
 
     def before(self, model: Any, params: dict[str, Any], **_: Any) -> None:
         if not self.on:
@@ -202,14 +237,17 @@ class Recorder:
         self.dynamodb_seconds += time.perf_counter() - started
         self.usage.requests[name] += 1
         failed = "Error" in parsed
+        if name in ("PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems") and not failed:
+            self._count_events(name, params)
         if name in ("PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems"):
             transactional = name == "TransactWriteItems"
             kinds = self._written_keys(name, params)
             for (key, before), (_, changes) in zip(written, kinds, strict=True):
                 partition = key["PK"]["S"]
                 if failed or not changes:  # a refused write, a condition check: charged, nothing written
-                    self.usage.wcu[("table", partition)] += (2 if transactional else 1) * write_units(item_size(before))
-                    self._touch("w", "table", partition)
+                    units = (2 if transactional else 1) * write_units(item_size(before))
+                    self.usage.wcu[("table", partition)] += units
+                    self._touch("w", "table", partition, units)
                     self._note_writer(("table", partition), created=False)
                     continue
                 after = self._stored(key)
@@ -218,29 +256,30 @@ class Recorder:
                         put = bool(after) and after.get(f"{where}PK", {}).get("S") == part
                         part = HOLDS_SPREAD + ("" if put else ", removals")
                     self.usage.wcu[(where, part)] += units
-                    self._touch("w", where, part)
+                    self._touch("w", where, part, units)
                     self._note_writer((where, part), created=before is None and after is not None)
         elif name == "GetItem" and not failed:
             item = parsed.get("Item")
-            self.usage.rcu[("table", params["Key"]["PK"]["S"])] += read_units(item_size(item),
-                                                                              bool(params.get("ConsistentRead")))
-            self._touch("r", "table", params["Key"]["PK"]["S"])
+            units = read_units(item_size(item), bool(params.get("ConsistentRead")))
+            self.usage.rcu[("table", params["Key"]["PK"]["S"])] += units
+            self._touch("r", "table", params["Key"]["PK"]["S"], units)
         elif name == "BatchGetItem" and not failed:
             for table_name, request in params["RequestItems"].items():
                 returned = {(i["PK"]["S"], i["SK"]["S"]): i for i in parsed.get("Responses", {}).get(table_name, [])}
                 for key in request["Keys"]:
                     item = returned.get((key["PK"]["S"], key["SK"]["S"]))
-                    self.usage.rcu[("table", key["PK"]["S"])] += read_units(item_size(item),
-                                                                            bool(request.get("ConsistentRead")))
+                    units = read_units(item_size(item), bool(request.get("ConsistentRead")))
+                    self.usage.rcu[("table", key["PK"]["S"])] += units
                     self.usage.item_reads[("table", key["PK"]["S"])] += 1
-                    self._touch("r", "table", key["PK"]["S"])
+                    self._touch("r", "table", key["PK"]["S"], units)
         elif name == "Query" and not failed:
             where = params.get("IndexName", "table")
             partition = params["ExpressionAttributeValues"][":pk"]["S"]
             size = sum(item_size(i) for i in parsed.get("Items", []))
             consistent = bool(params.get("ConsistentRead")) and where == "table"
-            self.usage.rcu[(where, partition)] += read_units(size, consistent)
-            self._touch("r", where, partition)
+            units = read_units(size, consistent)
+            self.usage.rcu[(where, partition)] += units
+            self._touch("r", where, partition, units)
 
 
 class Day:
@@ -413,6 +452,17 @@ class Day:
         }
 
 
+def customer_part(units: Counter | None) -> tuple[str | None, Decimal]:
+    """A partition touched by one customer's operations and by operations for no one (a card: its owner's
+    payments, reads and ledger, and every listing of its issuer's cards), given the units charged for each
+    (None: for no one): that customer and their units, which are that customer's own traffic (the module's
+    docstring); else (None, 0): a partition of one customer alone, of several, or of no one."""
+    customers = [o for o in units or () if o is not None]
+    if units is None or len(customers) != 1 or None not in units:
+        return None, Decimal(0)
+    return customers[0], Decimal(units[customers[0]])
+
+
 def _limit_rate(units: Decimal | int, payments: int, limit: int) -> float:
     """The system-wide payment rate at which a partition taking `units` per `payments` payments reaches
     `limit` units per second."""
@@ -514,6 +564,7 @@ def _run(rng: random.Random, figures: list[Figure]) -> list[Figure]:
         total.wcu.update(usage.wcu)
         total.rcu.update(usage.rcu)
         total.requests.update(usage.requests)
+        total.events.update(usage.events)
         if name in MOVING_PAGES:
             moving_page_reads.update({k: v for k, v in usage.rcu.items() if k[0] == "table"})
         if name in READS_CACHED and _deployed_cache_seconds() > 0:  # with the cache off they are every read
@@ -526,6 +577,10 @@ def _run(rng: random.Random, figures: list[Figure]) -> list[Figure]:
             partition = spread_name(*recorder.shards[partition])
         owners[(kind, where, partition)] |= seen
     wcu, rcu = _fold(total.wcu, recorder.shards), _fold(total.rcu, recorder.shards)
+    table_wcu = sum(v for (where, _), v in total.wcu.items() if where == "table")
+    chunks = event_chunks(total.events, payments, table_wcu)
+    for chunk in chunks:  # the indexer's writes at scale, per shard of each listing (module docstring)
+        wcu[("table", chunk.partition)] += Decimal(chunk.wcu_per_payment_per_shard * payments)
 
     def own(kind: str, key: tuple[str, str]) -> str | None:
         """The one customer whose operations wrote (kind w) or read (r) this partition; None: shared."""
@@ -538,9 +593,14 @@ def _run(rng: random.Random, figures: list[Figure]) -> list[Figure]:
         so its load does not grow with the rate (the module's docstring)."""
         return key in recorder.created and recorder.writers[key] == {recorder.created[key]}
 
+    def mixed_own_part(kind: str, key: tuple[str, str]) -> tuple[str | None, Decimal]:
+        return customer_part(recorder.by_owner.get((kind, *key)))
+
     all_wcu, all_rcu = sum(wcu.values()), sum(rcu.values())
-    shared_w = Counter({k: v for k, v in wcu.items() if own("w", k) is None and not one_record(k)})
-    shared_r = Counter({k: v - apart[k] for k, v in rcu.items() if own("r", k) is None and v > apart[k]})
+    shared_w = Counter({k: v - mixed_own_part("w", k)[1] for k, v in wcu.items()
+                        if own("w", k) is None and not one_record(k) and v > mixed_own_part("w", k)[1]})
+    shared_r = Counter({k: v - apart[k] - mixed_own_part("r", k)[1] for k, v in rcu.items()
+                        if own("r", k) is None and v > apart[k] + mixed_own_part("r", k)[1]})
     mix = ", ".join(f"{n} {SHARES[n]:.1%}" for n in names)
     figures.append(Figure("f", "day modelled", f"{DAY:,} operations; {SAMPLE:,} run (1 in {scale:.0f}), "
                           f"{payments} payments", "", None,
@@ -553,23 +613,35 @@ def _run(rng: random.Random, figures: list[Figure]) -> list[Figure]:
                                              ("reads", shared_r, all_rcu, PARTITION_RCU, "RCU")):
         (where, partition), units = counter.most_common(1)[0]
         rate = _limit_rate(units, payments, limit)
+        customer, own_units = mixed_own_part("w" if unit == "WCU" else "r", (where, partition))
+        besides = (f"; besides its customer's own operations on it ({float(own_units):.1f} {unit} in the run, "
+                   f"judged as theirs)" if customer else "")
         figures.append(Figure("f", f"busiest shared partition, {kind}",
                               f"{where} {partition}: {float(units / whole):.3%} of {float(whole) * scale:,.0f} "
-                              f"{unit}/day", "", None, f"{float(units) / payments:.4f} {unit} per payment"))
+                              f"{unit}/day", "", None, f"{float(units) / payments:.4f} {unit} per payment{besides}"))
         figures.append(Figure("f", f"payment rate at which it reaches {limit:,} {unit}/s", f"{rate:,.0f} payments/s",
                               f">= {TARGET_PAYMENTS_PER_SECOND:,}", rate >= TARGET_PAYMENTS_PER_SECOND))
         for rank, ((where, partition), units) in enumerate(counter.most_common(5)[1:], start=2):
+            mixed = mixed_own_part("w" if unit == "WCU" else "r", (where, partition))[1]
             figures.append(Figure("f", f"  shared {kind} #{rank}", f"{where} {partition}", "", None,
                                   f"{float(units / whole):.3%}; limit at "
-                                  f"{_limit_rate(units, payments, limit):,.0f} payments/s"))
+                                  f"{_limit_rate(units, payments, limit):,.0f} payments/s"
+                                  + (f" (besides its customer's own {float(mixed):.1f} {unit})" if mixed else "")))
         kind_of = "w" if unit == "WCU" else "r"
         owned = Counter({k: v for k, v in (wcu if unit == "WCU" else rcu).items() if own(kind_of, k) is not None})
+        for k in (wcu if unit == "WCU" else rcu):
+            customer, own_units = mixed_own_part(kind_of, k)
+            if customer is not None:
+                owned[k] = own_units
         if owned:
             (where, partition), units = owned.most_common(1)[0]
-            per_op = float(units) / max(1, owner_ops[own(kind_of, (where, partition))])
-            figures.append(Figure("f", f"busiest customer-own partition, {kind}", f"{where} {partition}", "", None,
+            customer = own(kind_of, (where, partition)) or mixed_own_part(kind_of, (where, partition))[0]
+            per_op = float(units) / max(1, owner_ops[customer])
+            figures.append(Figure("f", f"busiest customer-own partition (or part), {kind}", f"{where} {partition}",
+                                  "", None,
                                   f"{float(units / whole):.3%}; {per_op:.1f} {unit} per operation of its customer: "
                                   f"{limit / per_op:,.0f} of that customer's operations/s to reach the limit"))
+    figures += _chunk_figures(chunks, payments, table_wcu)
     orders = SHARES["reward order (code)"] + SHARES["reward order (into wallet)"]
     page = MOVING_PAGES["list reward orders"]
     per_item = SHARES["list reward orders"] * page / orders  # listings per order x page size: reads while newest
@@ -583,6 +655,118 @@ def _run(rng: random.Random, figures: list[Figure]) -> list[Figure]:
     figures += _cached_reads(per_op_usage, done, handler_seconds, dynamodb_seconds, payments)
     figures += _costs(per_op_usage, done, handler_seconds, dynamodb_seconds, payments, scale)
     return figures
+
+
+def indexer_settings() -> tuple[int, float]:
+    """The indexer's BatchSize and MaximumBatchingWindowInSeconds, from template.yaml."""
+    props = template.functions()["IndexEventsFunction"].events["Events"]["Properties"]
+    return int(props["BatchSize"]), float(props.get("MaximumBatchingWindowInSeconds", 0))
+
+
+LAMBDA_STREAM_POLLS_A_SECOND = 4   # with no batching window, Lambda reads a stream shard about 4 times a second
+
+
+@dataclass
+class ChunkListing:
+    """One event listing (a program's, or a program's of one type) as the indexer writes it at scale."""
+
+    partition: str              # its shards' name (spread_name)
+    event_type: str | None      # None: the program's listing of every event
+    events_per_payment: float
+    chunks_per_payment: float
+    wcu_per_chunk: int
+
+    @property
+    def events_per_chunk(self) -> float:
+        return self.events_per_payment / self.chunks_per_payment
+
+    @property
+    def wcu_per_payment_per_shard(self) -> float:
+        from flexigift.store import keys
+
+        return self.chunks_per_payment * self.wcu_per_chunk / keys.EVENT_LIST_SHARDS
+
+
+def chunk_write_units(program_id: str, event_type: str | None, events: int) -> int:
+    """WCU of one chunk listing `events` events, from the item store.events builds (ids of the real format)."""
+    from flexigift.store.events import chunk_item
+    from flexigift.store.table import to_attr
+
+    images = [{"type": "EVENT", "program_id": program_id, "id": f"evt_{i:024x}", "created_at": "2026-12-03T10:00:00.000Z",
+               "event_type": event_type or "gift_card.balance_changed", "expires_at": 1766000000}
+              for i in range(max(1, events))]
+    return write_units(item_size(to_attr(chunk_item(program_id, event_type, images))))
+
+
+def stream_batches_per_payment(events_per_payment: float, table_wcu_per_payment: float) -> tuple[float, float]:
+    """(stream batches per payment, events per batch) at scale (module docstring): the table's stream has a shard
+    per table partition, at least table WCU/s / 1,000 of them; each shard's batch closes when BatchSize events
+    are in it or the batching window ends. Both counts grow with the payment rate, so their ratio is the same at
+    any rate."""
+    batch, window = indexer_settings()
+    shards_per_payment = table_wcu_per_payment / PARTITION_WCU          # stream shards per payment a second
+    window_closes = shards_per_payment * (1 / window if window else LAMBDA_STREAM_POLLS_A_SECOND)
+    batches = max(window_closes, events_per_payment / batch)
+    return batches, events_per_payment / batches
+
+
+def event_chunks(events: Counter, payments: int, table_wcu: Decimal | int) -> list[ChunkListing]:
+    """Every event listing the run's events fall in, charged at scale: a stream batch writes a chunk into a
+    listing if it holds one of its events (a batch of k events, a listing with a share s of them: 1 - (1-s)^k)."""
+    from flexigift.store import keys
+
+    written = sum(events.values())
+    if not written or not payments:
+        return []
+    per_payment = written / payments
+    batches, per_batch = stream_batches_per_payment(per_payment, float(table_wcu) / payments)
+    listings: Counter = Counter()
+    for (program_id, event_type), count in events.items():
+        listings[(program_id, None)] += count
+        listings[(program_id, event_type)] += count
+    found = []
+    for (program_id, event_type), count in listings.items():
+        share = count / written
+        chunks = batches * (1 - (1 - share) ** per_batch)
+        events_per_chunk = (count / payments) / chunks
+        found.append(ChunkListing(spread_name(keys.events_partition(program_id, event_type), keys.EVENT_LIST_SHARDS),
+                                  event_type, count / payments, chunks,
+                                  chunk_write_units(program_id, event_type, round(events_per_chunk + 0.5))))
+    return sorted(found, key=lambda c: -c.wcu_per_payment_per_shard)
+
+
+def _chunk_figures(chunks: list[ChunkListing], payments: int, table_wcu: Decimal | int) -> list[Figure]:
+    if not chunks:
+        return []
+    from flexigift.store import keys
+
+    batch, window = indexer_settings()
+    busiest = chunks[0]
+    whole = next(c for c in chunks if c.event_type is None)   # the program's listing of every event
+    batches, per_batch = stream_batches_per_payment(whole.events_per_payment, float(table_wcu) / payments)
+    per_shard_events = whole.events_per_payment * PARTITION_WCU / (float(table_wcu) / payments)
+    # the fewest events a chunk of the program's listing must hold for its shards to stay under 1,000 WCU/s at
+    # the target rate
+    events_a_second = whole.events_per_payment * TARGET_PAYMENTS_PER_SECOND
+    needed = next((n for n in range(1, batch + 1)
+                   if events_a_second / n * chunk_write_units("default", None, n) / keys.EVENT_LIST_SHARDS
+                   <= PARTITION_WCU), None)
+    return [
+        Figure("f", "  event listing chunks at scale (the indexer)",
+               f"{per_batch:,.0f} events a stream batch; the program's listing {whole.events_per_chunk:,.0f} a chunk "
+               f"({whole.wcu_per_chunk} WCU), busiest {busiest.partition} {busiest.events_per_chunk:,.0f} "
+               f"({busiest.wcu_per_chunk} WCU)", "", None,
+               f"{whole.events_per_payment:.2f} events per payment; a stream shard per table partition, at fewest "
+               f"table WCU/s / 1,000 ({float(table_wcu) / payments:.1f} table WCU per payment): "
+               f"{per_shard_events:,.0f} events/s a shard, batched for {window:g} s (BatchSize {batch:,}); "
+               f"{keys.EVENT_LIST_SHARDS} shards a listing"),
+        Figure("f", "  events a chunk must hold to stay under 1,000 WCU/s a shard at 100,000 payments/s",
+               f"{needed if needed else 'more than ' + str(batch)}", f"<= {per_batch:,.0f} (modelled)",
+               bool(needed and needed <= per_batch),
+               "fewer events a batch (a table with more partitions than its writes need, e.g. split for storage, "
+               "has more stream shards) means more, smaller chunks; a longer MaximumBatchingWindowInSeconds "
+               "makes them larger again, listing later"),
+    ]
 
 
 def _units_per_read(page_reads: Counter, usage: Usage) -> float:

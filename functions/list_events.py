@@ -1,4 +1,5 @@
-"""GET /events: the caller's program's events, newest first (30 days); next page in the Link header."""
+"""GET /events: the caller's program's events (30 days), newest first as the event indexer listed them (within
+about a second of their change); next page in the Link header."""
 
 from typing import Annotated, Optional
 

@@ -30,9 +30,10 @@ receipt handle from moto, so each SQS send is journalled with the id moto answer
 takes that id back; a DeleteMessage is journalled as the ids of the messages it deleted (read from moto under
 the lock), not the receipt handle. A DynamoDB stream's sequence numbers come from the order of the writes
 (moto numbers a shard's records from its starting number), so a replay in the same order gives the same
-numbers; the stream relay's progress is journalled too (`consumed`: the records it has handled are cut from
-the shard), so after a restart it resumes after the last batch it finished and the shard stays as short as the
-backlog. Items' timestamps are data written by the handlers, replayed as written. The guarantee: every request
+numbers; each stream reader's progress is journalled too (`consumed`: where the reader is, and the records
+every reader has handled are cut from the shard), and kept in the snapshot, so after a restart each reader (the
+outbox relay, the event indexer) resumes after the last batch it finished, on the same record a retry of an
+unfinished batch would start at, and the shard stays as short as the slowest reader's backlog. Items' timestamps are data written by the handlers, replayed as written. The guarantee: every request
 moto answered with a success before the stack died is in moto after the restart, in the same order, once.
 """
 
@@ -241,6 +242,7 @@ class Store:
                     saved = pickle.load(handle)  # noqa: S301  # nosec B301  # written by this module, 0700 directory
                 install(saved["backends"])
                 self.generation = int(saved["generation"])
+                self.consumers = {(t, r): int(upto) for t, r, upto in saved.get("consumers", [])}
                 self.restored = True
             for generation in self._generations():
                 journal = self.journal_path(generation)
@@ -276,8 +278,11 @@ class Store:
                     self._replay_request(entry)
                 elif kind == "sqs-delete":
                     self._delete_messages(entry["queue"], entry["ids"])
-                elif kind == "consumed":
-                    self._trim(entry["table"], int(entry["upto"]))
+                elif kind == "consumed":  # where a reader is (older entries: only the cut)
+                    if "reader" in entry:
+                        self.consumers[(entry["table"], entry["reader"])] = int(entry["position"])
+                    if entry.get("upto") is not None:
+                        self._trim(entry["table"], int(entry["upto"]))
                 replayed += 1
         return replayed
 
@@ -346,12 +351,13 @@ class Store:
         self.entries = self.journal_bytes = 0
         return self.generation
 
-    def _write_snapshot(self, generation: int, captured: dict[str, Any]) -> None:
+    def _write_snapshot(self, generation: int, captured: dict[str, Any], consumers: list[list[Any]]) -> None:
         temporary = self.directory / f".snapshot.{os.getpid()}.tmp"
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "wb") as handle:
             _Pickler(handle, protocol=pickle.HIGHEST_PROTOCOL).dump({"generation": generation,
-                                                                     "backends": captured})
+                                                                     "backends": captured,
+                                                                     "consumers": consumers})
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, self.snapshot_path)
@@ -366,7 +372,7 @@ class Store:
         """Pickle moto's state here and now and start the next journal generation (under moto's lock)."""
         started = time.perf_counter()
         generation = self._rotate()
-        self._write_snapshot(generation, capture())
+        self._write_snapshot(generation, capture(), self._consumer_positions())
         self._drop_journals_before(generation)
         elapsed = time.perf_counter() - started
         if elapsed > 0.5:
@@ -387,6 +393,7 @@ class Store:
         with self.lock:
             generation = self._rotate()
             captured = capture()  # here: moto's backend registry takes a lock another thread may hold
+            consumers = self._consumer_positions()
             with warnings.catch_warnings():
                 # the child touches no lock another thread could hold: what it imports was imported first
                 # (_preload), it prints nothing and leaves with os._exit
@@ -395,7 +402,7 @@ class Store:
             if pid == 0:  # the child: no locks, no printing; write and leave
                 code = 1
                 try:
-                    self._write_snapshot(generation, captured)
+                    self._write_snapshot(generation, captured, consumers)
                     code = 0
                 finally:
                     os._exit(code)
@@ -443,15 +450,40 @@ class Store:
 
     # -- DynamoDB stream progress ---------------------------------------------------------------------------
 
-    def consumed(self, table: str, reader: str, upto: int) -> None:
-        """A stream reader has handled every record of `table`'s stream up to sequence number `upto`: records
-        that every reader has handled are cut from the shard, and that is journalled (where the relay resumes)."""
+    def _consumer_positions(self) -> list[list[Any]]:
+        return [[table, reader, upto] for (table, reader), upto in sorted(self.consumers.items())]
+
+    def register_reader(self, table: str, reader: str) -> int:
+        """A stream reader starts: the sequence number up to which it has handled `table`'s stream (it resumes
+        after it). A reader the data has not seen yet starts at the shard's oldest record kept. Registered
+        before it handles anything, so that no other reader's progress cuts records it has yet to read."""
         assert self.lock is not None, "the store is not serving"
         with self.lock:
-            self.consumers[(table, reader)] = max(upto, self.consumers.get((table, reader), 0))
+            shard = self._shard(table)
+            oldest_kept = (shard.starting_sequence_number - 1) if shard is not None else 0
+            position = max(self.consumers.get((table, reader), oldest_kept), oldest_kept)
+            self.consumers[(table, reader)] = position
+            return position
+
+    def consumed(self, table: str, reader: str, upto: int) -> None:
+        """A stream reader has handled every record of `table`'s stream up to sequence number `upto`: that is
+        journalled (where this reader resumes after a restart), and records that every reader has handled are
+        cut from the shard."""
+        assert self.lock is not None, "the store is not serving"
+        with self.lock:
+            position = max(upto, self.consumers.get((table, reader), 0))
+            self.consumers[(table, reader)] = position
             lowest = min(v for (t, _r), v in self.consumers.items() if t == table)
-            if self._trim(table, lowest):
-                self._append({"kind": "consumed", "table": table, "upto": lowest})
+            trimmed = self._trim(table, lowest)
+            self._append({"kind": "consumed", "table": table, "reader": reader, "position": position,
+                          "upto": lowest if trimmed else None})
+
+    @staticmethod
+    def _shard(table_name: str) -> Any:
+        from moto.dynamodb.models import dynamodb_backends
+
+        table = dynamodb_backends[ACCOUNT_ID][REGION].tables.get(table_name)
+        return getattr(table, "stream_shard", None)
 
     @staticmethod
     def _trim(table_name: str, upto: int) -> bool:

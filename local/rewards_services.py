@@ -12,10 +12,12 @@
   so that maxReceiveCount tries and the dead-letter queue take seconds locally, not minutes.
 - StreamRelayService: feeds every function that has a `DynamoDB` (stream) event the table's stream records, as
   Lambda's event source mapping does: read from moto's DynamoDB Streams API (GetShardIterator/GetRecords,
-  from TRIM_HORIZON), kept only if they match the event's FilterCriteria, in batches of BatchSize; a batch
-  whose invocation fails is sent again, one with batchItemFailures is resumed from its first failed record
-  (ReportBatchItemFailures), and after MaximumRetryAttempts the batch's description goes to the OnFailure
-  destination queue. (Not modelled: BisectBatchOnFunctionError; a failed batch is retried whole.)
+  from TRIM_HORIZON, or with kept data after what that reader handled before the restart: each mapping has its
+  own position, as in Lambda), kept only if they match the event's FilterCriteria, in batches of BatchSize; a
+  batch whose invocation fails is sent again from its first record, one with batchItemFailures is resumed from
+  its first failed record (ReportBatchItemFailures), and after MaximumRetryAttempts the batch's description
+  goes to the OnFailure destination queue. (Not modelled: BisectBatchOnFunctionError, a failed batch is
+  retried whole; MaximumBatchingWindowInSeconds, a batch is what the stream holds at each poll, 0.2 s apart.)
 - OutboxService: the emails SES accepted, at `GET /_local/outbox` (JSON, oldest first: id, to, from,
   subject, text, html, sent_at) and `GET /_local/outbox/<id>` (the HTML, to look at in a browser).
 - `GET /_local/aws`: moto's endpoint and the physical names of the template's resources, for tools and
@@ -365,6 +367,8 @@ class StreamReader:
         if str(props.get("StartingPosition", "TRIM_HORIZON")) != "TRIM_HORIZON":
             _log(f"{fn.logical_id}: StartingPosition {props.get('StartingPosition')} read as TRIM_HORIZON locally")
         self.position: tuple[str, str | None] = ("TRIM_HORIZON", None)
+        if stack.store is not None:  # kept data: resume after what this reader handled before the restart
+            self.position = ("AFTER_SEQUENCE_NUMBER", str(stack.store.register_reader(self.table, fn.logical_id)))
         self.retries = 0
         self.streams = _client(stack, "dynamodbstreams")
         self.shard = self.streams.describe_stream(StreamArn=self.arn)["StreamDescription"]["Shards"][0]["ShardId"]

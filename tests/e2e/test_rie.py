@@ -33,7 +33,7 @@ PLAN: list[tuple[str, Any]] = [
     ("create_payment", 201), ("get_payment", 200), ("create_refund", 201), ("capture_payment", 409),
     ("void_payment", 409), ("update_gift_card", 200), ("refresh_rewards_catalog", "report"), ("get_rewards_catalog", 200),
     ("create_reward_order", 201), ("get_reward_order", 200), ("list_reward_orders", 200),
-    ("list_events", 200), ("get_event", 200),
+    ("index_events", "report"), ("list_events", 200), ("get_event", 200),
     # the sample endpoint's host (merchant.example, a reserved name) resolves nowhere: refused as unsafe, so the
     # endpoint routes answer for an endpoint that does not exist, and the delivery worker finds nothing to send
     ("create_webhook_endpoint", 422), ("list_webhook_endpoints", 200), ("list_webhook_deliveries", 404),

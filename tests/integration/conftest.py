@@ -4,6 +4,7 @@ The table is created from template.yaml's definition; no Scan may happen in any 
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -173,3 +174,27 @@ def webhooks(aws: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[WebhooksAws]
     env.kms.create_alias(AliasName=WEBHOOKS_PHYSICAL["WebhookSecretsKeyAlias"], TargetKeyId=key_id)
     yield env
     get_settings.cache_clear()
+
+
+def insert_records(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Stream INSERT records (NEW_IMAGE) of items, in the given order, as the event source mapping delivers them."""
+    from boto3.dynamodb.types import TypeSerializer
+
+    return [{"eventID": uuid.uuid4().hex, "eventName": "INSERT", "eventSource": "aws:dynamodb",
+             "dynamodb": {"Keys": {"PK": {"S": i["PK"]}, "SK": {"S": i["SK"]}},
+                          "NewImage": {k: TypeSerializer().serialize(v) for k, v in i.items()},
+                          "SequenceNumber": str(n + 1), "StreamViewType": "NEW_IMAGE"}}
+            for n, i in enumerate(items)]
+
+
+def unlisted_events() -> list[dict[str, Any]]:
+    """The events no chunk of their program's listing holds yet, oldest first (the stream's order, near enough:
+    a Scan with a client of the test's own, tests only)."""
+    from flexigift.store.table import from_attr
+
+    client = boto3.client("dynamodb", region_name="us-east-1")
+    items = [from_attr(i) for page in client.get_paginator("scan").paginate(TableName=TABLE) for i in page["Items"]]
+    listed = {i for item in items if item.get("type") == "EVENT_CHUNK" and "event_type" not in item
+              for i in item["events"]}
+    fresh = [i for i in items if i.get("type") == "EVENT" and i["id"] not in listed]
+    return sorted(fresh, key=lambda i: (i["created_at"], i["id"]))

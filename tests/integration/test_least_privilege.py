@@ -107,7 +107,12 @@ def accesses(function: str, operation: str, params: dict[str, Any]) -> list[Acce
             key = body["Item"][pk] if kind == "Put" else body["Key"][pk]
             found.append(Access(function, f"dynamodb:{_TRANSACT_PARTS[kind]}", "table", (_string(key),)))
         return found
-    return [Access(function, f"dynamodb:{operation}", "table", ())]  # Scan, BatchWriteItem...: granted to none
+    if operation == "BatchWriteItem":  # one authorization per table, naming every item it puts or deletes
+        return [Access(function, "dynamodb:BatchWriteItem", "table",
+                       tuple(_string((r.get("PutRequest") or {}).get("Item", (r.get("DeleteRequest") or {}).get("Key"))[pk])
+                             for r in requests))
+                for requests in params["RequestItems"].values()]
+    return [Access(function, f"dynamodb:{operation}", "table", ())]  # Scan, PartiQL...: granted to none
 
 
 class Recorder:
@@ -158,22 +163,34 @@ def _resource_matches(granted: str, resource: str) -> bool:
     return granted == resource or (granted.endswith("/*") and resource.startswith(granted[:-1]))
 
 
+def statements(logical_id: str) -> list[dict[str, Any]]:
+    """A function's statements: its Policies (its SAM policy templates would show up as dicts without Statement:
+    none are used, and a function using one fails test_policies_are_plain_statements), or those of the role of
+    its own it names (Role: the stream readers, whose SAM role would read every table's stream)."""
+    props = template.resources()[logical_id]["Properties"]
+    found = [s for policy in props.get("Policies", []) or [] for s in policy.get("Statement", [])]
+    role = (props.get("Role") or {}).get("Fn::GetAtt", [None])[0] if isinstance(props.get("Role"), dict) else None
+    if role is not None:
+        found += [s for policy in template.resources()[role]["Properties"].get("Policies", [])
+                  for s in policy["PolicyDocument"]["Statement"]]
+    return found
+
+
 def grants(logical_id: str) -> list[Grant]:
-    """The DynamoDB statements of a function's Policies (its SAM policy templates would show up as dicts
-    without Statement: none are used, and a function using one fails test_policies_are_plain_statements)."""
+    """The DynamoDB statements of a function (statements above) as grants. Stream reads are not table items:
+    the statement on the table's stream is left out (test_the_stream_readers_roles holds it)."""
     found = []
-    for policy in template.resources()[logical_id]["Properties"].get("Policies", []) or []:
-        for statement in policy.get("Statement", []):
-            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-            dynamo = tuple(a for a in actions if a.startswith("dynamodb:"))
-            if not dynamo:
-                continue
-            assert statement["Effect"] == "Allow", (logical_id, statement)
-            resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
-            condition = statement.get("Condition") or {}
-            leading = (condition.get("ForAllValues:StringLike") or {}).get("dynamodb:LeadingKeys")
-            found.append(Grant(dynamo, tuple(_resource(r) for r in resources),
-                               tuple(leading) if leading is not None else None))
+    for statement in statements(logical_id):
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        dynamo = tuple(a for a in actions if a.startswith("dynamodb:"))
+        if not dynamo or statement["Resource"] == {"Fn::GetAtt": ["Table", "StreamArn"]}:
+            continue
+        assert statement["Effect"] == "Allow", (logical_id, statement)
+        resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        condition = statement.get("Condition") or {}
+        leading = (condition.get("ForAllValues:StringLike") or {}).get("dynamodb:LeadingKeys")
+        found.append(Grant(dynamo, tuple(_resource(r) for r in resources),
+                           tuple(leading) if leading is not None else None))
     return found
 
 
@@ -568,6 +585,12 @@ def drive_webhooks(d: Driver, webhooks: Any) -> None:
                                expect=201)
         d.api("create_webhook_endpoint", hooks, body={"url": "https://10.1.2.3/x", "events": ["*"]}, expect=REFUSED)
         d.api("list_webhook_endpoints", hooks, expect=200)
+        # the stream's batches of the scenario's events, to the indexer (two batches: the listing has chunks)
+        from tests.integration.conftest import insert_records, unlisted_events
+
+        fresh = unlisted_events()
+        for batch in (fresh[:len(fresh) // 2], fresh[len(fresh) // 2:]):
+            d.invoke("index_events", {"Records": insert_records(batch)})
         _, listed, headers = d.api("list_events", hooks, query={"limit": "1"}, expect=200)
         cursor = re.search(r"cursor=([^&>]+)", headers["Link"]).group(1)
         d.api("list_events", hooks, query={"limit": "1", "cursor": cursor}, expect=200)
@@ -741,17 +764,26 @@ def test_the_authorizer_only_reads_api_keys_by_hash():
     assert grants("AuthorizerFunction") == [Grant(("dynamodb:GetItem",), ("table",), ("APIKEY#*",))]
 
 
-def test_the_relay_role_touches_no_table_item():
-    """The outbox relay has its own role (not Policies): it may read the table's stream, no item."""
+STREAM_READS = {"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"}
+
+
+def test_the_stream_readers_roles():
+    """The functions with a role of their own are the stream's two readers: the outbox relay may read the
+    table's stream and no item; the event indexer may read the stream and put only event listing chunks."""
+    own_roles = {}
     for function, resource in template.resources("AWS::Serverless::Function").items():
         role = (resource["Properties"].get("Role") or {}).get("Fn::GetAtt", [None])[0]
-        if role is None:
-            continue
-        for policy in template.resources()[role]["Properties"].get("Policies", []):
-            for statement in policy["PolicyDocument"]["Statement"]:
-                dynamo = {a for a in statement["Action"] if a.startswith("dynamodb:")}
-                assert dynamo <= {"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator",
-                                  "dynamodb:ListStreams"}, (function, statement)
+        if role is not None:
+            own_roles[function] = role
+    assert set(own_roles) == {"RelayOutboxFunction", "IndexEventsFunction"}
+    for function in own_roles:
+        for statement in statements(function):
+            dynamo = {a for a in statement["Action"] if a.startswith("dynamodb:")}
+            if statement["Resource"] == {"Fn::GetAtt": ["Table", "StreamArn"]}:
+                assert dynamo == STREAM_READS, (function, statement)
+            else:
+                assert not dynamo or function == "IndexEventsFunction", (function, statement)
+    assert grants("IndexEventsFunction") == [Grant(("dynamodb:BatchWriteItem",), ("table",), ("P#*#EVENTS#*",))]
 
 
 def test_string_like_is_iams():

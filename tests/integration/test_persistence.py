@@ -195,6 +195,46 @@ def test_the_stream_relay_resumes_after_what_it_handled(moto_env: None, tmp_path
     second.crash()
 
 
+@pytest.mark.parametrize("snapshot", [False, True])
+def test_each_stream_reader_resumes_after_its_own_batches_and_none_is_cut_under_the_slower(
+        moto_env: None, tmp_path: Path, snapshot: bool):
+    """Given two readers of the stream (the relay, the event indexer) registered at start, when the relay has
+    handled three records and the indexer one, then only the first record is cut (the indexer has yet to read
+    the others); after a crash (with or without a snapshot taken after their progress) each resumes after its
+    own last batch: the indexer's next batch starts at the same record its unfinished one did."""
+    first = Running(tmp_path)
+    dynamodb = first.client("dynamodb")
+    _seed(dynamodb)
+    relay_at, indexer_at = first.store.register_reader(TABLE, "relay"), first.store.register_reader(TABLE, "indexer")
+    assert relay_at == indexer_at
+    for i in range(5):
+        dynamodb.put_item(TableName=TABLE, Item={"PK": {"S": f"event-{i}"}})
+    streams = first.client("dynamodbstreams")
+    arn = dynamodb.describe_table(TableName=TABLE)["Table"]["LatestStreamArn"]
+    shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]
+    start = int(shard["SequenceNumberRange"]["StartingSequenceNumber"])
+    first.store.consumed(TABLE, "relay", start + 2)
+    first.store.consumed(TABLE, "indexer", start)
+
+    def after(position: int) -> list[str]:
+        shard_id = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+        iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard_id, ShardIteratorType="AFTER_SEQUENCE_NUMBER",
+                                              SequenceNumber=str(position))["ShardIterator"]
+        return [r["dynamodb"]["Keys"]["PK"]["S"] for r in streams.get_records(ShardIterator=iterator)["Records"]]
+
+    assert after(start) == ["event-1", "event-2", "event-3", "event-4"]   # nothing the indexer needs was cut
+    if snapshot:
+        first.store.snapshot_now()
+    first.crash()
+
+    second = Running(tmp_path)
+    streams = second.client("dynamodbstreams")
+    assert second.store.register_reader(TABLE, "relay") == start + 2
+    assert second.store.register_reader(TABLE, "indexer") == start
+    assert after(start + 2) == ["event-3", "event-4"] and after(start) == ["event-1", "event-2", "event-3", "event-4"]
+    second.crash()
+
+
 def test_only_state_changes_are_journalled(moto_env: None, tmp_path: Path):
     first = Running(tmp_path)
     dynamodb = first.client("dynamodb")

@@ -330,6 +330,38 @@ class TestCollections:
         assert [p["product_id"] for p in products] == ["kohls-dogbed-001"]
         assert "Query" in aws.operations
 
+    def test_a_listing_reads_its_records_eventually_consistently_and_a_get_by_id_consistently(self, aws):
+        """Given Jack, his Kohl's card and a product, when each listing is read (users, an issuer's cards, a
+        user's cards, products, API keys) and then a card by id, then every listing's BatchGetItem of its page's
+        records asks for eventually consistent reads (half the read units: bench f's busiest read was a card on
+        a popular issuer's first page) and GET /gift_cards/{id} still reads consistently."""
+        from flexigift.aws import dynamodb
+
+        _, card_number = register_jack_with_card()
+        call("create_product", api_event("create_product", body=DOG_BED))
+        call("create_api_key", api_event("create_api_key", body={"name": "reader", "scopes": ["wallet:read"]}))
+        asked: list[tuple[str, dict]] = []
+
+        def capture(model, params, **_):
+            asked.append((model.name, params))
+
+        dynamodb().meta.events.register("before-parameter-build.dynamodb.*", capture)
+        try:
+            for name, query in (("list_users", {}), ("list_gift_cards", {"issuer": "Kohls"}),
+                                ("list_gift_cards", {"user_id": "user006"}), ("list_products", {}),
+                                ("list_api_keys", {})):
+                status, body, _ = call(name, api_event(name, query=query))
+                assert status == 200 and len(body) >= 1, (name, body)
+            listed = [params for op, params in asked if op == "BatchGetItem"]
+            assert len(listed) == 5
+            assert all(request["ConsistentRead"] is False for params in listed
+                       for request in params["RequestItems"].values())
+            asked.clear()
+            status, _, _ = call("get_gift_card", api_event("get_gift_card", path_id=card_number))
+            assert status == 200 and [params["ConsistentRead"] for op, params in asked if op == "GetItem"] == [True]
+        finally:
+            dynamodb().meta.events.unregister("before-parameter-build.dynamodb.*", capture)
+
     def test_unsupported_filter_is_400_naming_the_supported_ones(self, aws):
         status, body, _ = call("list_gift_cards", api_event("list_gift_cards", query={"balance": "1"}))
         assert status == 400

@@ -1,18 +1,18 @@
 """Events and webhooks through the handlers against moto: events written in the transactions of their changes,
-GET /events, endpoints (the secret shown once and stored sealed), and deliveries to a receiver on 127.0.0.1 made
-by the real worker from real SQS messages, the outbox relay playing the stream's event source mapping."""
+listed by the event indexer from the stream, GET /events, endpoints (the secret shown once and stored sealed), and
+deliveries to a receiver on 127.0.0.1 made by the real worker from real SQS messages, the outbox relay and the
+indexer each playing their stream's event source mapping."""
 
 from __future__ import annotations
 
 import json
 import time
-import uuid
 from typing import Any
 
 import pytest
 
 from flexigift.webhooks import verify_signature
-from tests.integration.conftest import TABLE, all_items, stored
+from tests.integration.conftest import TABLE, all_items, insert_records, stored, unlisted_events
 from tests.integration.test_checkout import KOHLS_CARD, jack_with_cards, pay, refund
 from tests.support import FakeContext, api_event, call, handler, load_event
 from tests.webhook_receiver import Receiver
@@ -31,7 +31,17 @@ def create_endpoint(url: str, events: list[str] | None = None, program: str = "d
     return status, body
 
 
-def list_events(query: dict[str, str] | None = None, program: str = "default") -> tuple[int, Any, dict]:
+def index_events(items: list[dict[str, Any]]) -> dict:
+    """The indexer's event source mapping: one batch of the events' INSERT records to IndexEventsFunction."""
+    return handler("index_events")({"Records": insert_records(items)}, FakeContext())
+
+
+def list_events(query: dict[str, str] | None = None, program: str = "default",
+                index: bool = True) -> tuple[int, Any, dict]:
+    """GET /events, once the indexer has listed what was written (the stream's batching window gone by)."""
+    fresh = unlisted_events() if index else []
+    if fresh:
+        index_events(fresh)
     return call("list_events", as_program(api_event("list_events", query=query or {}), program))
 
 
@@ -53,19 +63,12 @@ def retry_event(endpoint_id: str, event_id: str, program: str = "default") -> di
 def relay(aws: Any, seen: set[str]) -> None:
     """The stream's event source mapping, as the relay's FilterCriteria passes it: new events and new webhook
     outbox records, given to the relay handler as INSERT records (a Scan: tests only)."""
-    from boto3.dynamodb.types import TypeSerializer
-
     fresh = [i for i in all_items(aws) if i["PK"] not in seen
              and (i.get("type") == "EVENT" or (i.get("type") == "OUTBOX" and i.get("kind") == "webhook_delivery"))]
     seen.update(i["PK"] for i in fresh)
     if not fresh:
         return
-    records = [{"eventID": uuid.uuid4().hex, "eventName": "INSERT", "eventSource": "aws:dynamodb",
-                "dynamodb": {"Keys": {"PK": {"S": i["PK"]}, "SK": {"S": i["SK"]}},
-                             "NewImage": {k: TypeSerializer().serialize(v) for k, v in i.items()},
-                             "SequenceNumber": str(n + 1), "StreamViewType": "NEW_IMAGE"}}
-               for n, i in enumerate(fresh)]
-    result = handler("relay_outbox")({"Records": records}, FakeContext())
+    result = handler("relay_outbox")({"Records": insert_records(fresh)}, FakeContext())
     assert result["batchItemFailures"] == [], result
 
 
@@ -153,9 +156,10 @@ def _follow(query: dict[str, str]) -> list[list[dict]]:
 
 
 def test_the_event_listing_is_spread_over_shards_and_pages_through_them_newest_first(aws, webhooks):
-    """Given 40 events of two types written a millisecond apart, when GET /events is paged 7 at a time (and
-    ?type= 3 at a time), then every event comes exactly once, newest first; their index entries lie on many
-    shards (keys.EVENT_SHARDS) and carry no body; a cursor of the type listing is refused by the full one."""
+    """Given 40 events of two types written a millisecond apart and listed by the indexer in stream batches of 6,
+    when GET /events is paged 7 at a time (and ?type= 3 at a time), then every event comes exactly once, newest
+    first; the chunks lie on several shards (keys.EVENT_LIST_SHARDS) and hold ids, no body; the events carry no
+    index keys; a cursor of the type listing is refused by the full one, and so is one of another offset."""
     from flexigift.store import events, keys
     from flexigift.store.table import Transaction
 
@@ -167,6 +171,10 @@ def test_the_event_listing_is_spread_over_shards_and_pages_through_them_newest_f
         written.append((created_at, events.tx_put_event(tx, "default", kind, {"n": n}, created_at), kind))
         tx.commit()
     newest_first = [event_id for _, event_id, _ in sorted(written, reverse=True)]
+    stream = unlisted_events()
+    assert [i["id"] for i in stream] == newest_first[::-1]
+    for start in range(0, len(stream), 6):
+        assert index_events(stream[start:start + 6])["events"] == len(stream[start:start + 6])
 
     pages = _follow({"limit": "7"})
     assert [len(p) for p in pages[:-1]] == [7] * (len(pages) - 1)
@@ -174,18 +182,72 @@ def test_the_event_listing_is_spread_over_shards_and_pages_through_them_newest_f
     refunds = _follow({"type": "refund.created", "limit": "3"})
     assert [e["id"] for page in refunds for e in page] == [i for i in newest_first
                                                           if dict((e, k) for _, e, k in written)[i] == "refund.created"]
+    assert [e["id"] for page in _follow({"limit": "100"}) for e in page] == newest_first
 
-    entries = [i for i in all_items(aws) if i.get("type") == "EVENT"]
-    shards = {i["GSI1PK"] for i in entries}
-    assert len(shards) > 10 and all(p.startswith(keys.events_partition("default") + "#") for p in shards)
-    index = aws.query(TableName=TABLE, IndexName="GSI1", KeyConditionExpression="GSI1PK = :p",
-                               ExpressionAttributeValues={":p": {"S": sorted(shards)[0]}})["Items"]
-    assert index and all("body" not in i for i in index)
+    items = all_items(aws)
+    assert all(not any(k.startswith("GSI") for k in i) for i in items if i.get("type") == "EVENT")
+    chunks = [i for i in items if i.get("type") == "EVENT_CHUNK" and "event_type" not in i]
+    assert len(chunks) == 7 and sum(len(c["events"]) for c in chunks) == 40
+    shards = {c["PK"] for c in chunks}
+    assert len(shards) > 3 and all(p.rpartition("#")[0] == keys.events_partition("default") for p in shards)
+    assert all(set(c) == {"PK", "SK", "type", "program_id", "events", "expires_at"} for c in chunks)
 
     _, _, headers = list_events({"type": "refund.created", "limit": "1"})
     type_cursor = headers["Link"].split("cursor=")[1].split(">")[0]
     status, body, _ = list_events({"cursor": type_cursor})
     assert status == 400 and body["error"]["code"] == "invalid_cursor", body
+    for bad in ("bm90LWEtY3Vyc29y", "%%%", "x" * 9000):
+        status, body, _ = list_events({"cursor": bad})
+        assert status == 400 and body["error"]["code"] == "invalid_cursor", (bad, body)
+
+
+def test_the_indexer_lists_each_event_once_whatever_line_it_dies_at_and_however_the_stream_retries(aws, webhooks):
+    """Given a stream batch of 30 events of 15 programs (two types each: 45 chunks, two BatchWriteItem requests),
+    when the indexer dies after its first request was applied, and the stream then retries the batch whole, dies
+    again, and bisects it into halves that succeed, then each program's listing, and each type listing, holds each
+    of its events exactly once (in the chunks themselves, not only in the pages)."""
+    from flexigift.aws import dynamodb
+    from flexigift.store import events
+    from flexigift.store.table import Transaction
+
+    programs = [f"prog{n:02d}" for n in range(15)]
+    for n, program in enumerate(programs):
+        for kind in ("payment.captured", "refund.created"):
+            tx = Transaction()
+            events.tx_put_event(tx, program, kind, {"n": n}, f"2026-12-03T10:00:{n:02d}.{len(kind):03d}Z")
+            tx.commit()
+    batch = unlisted_events()
+    assert len(batch) == 30
+    calls = {"n": 0}
+
+    def die_on_the_second_request(**_):
+        calls["n"] += 1
+        if calls["n"] % 2 == 0:
+            raise RuntimeError("the execution environment died here")
+
+    dynamodb().meta.events.register("before-call.dynamodb.BatchWriteItem", die_on_the_second_request)
+    try:
+        for _ in range(2):
+            with pytest.raises(RuntimeError):
+                index_events(batch)
+    finally:
+        dynamodb().meta.events.unregister("before-call.dynamodb.BatchWriteItem", die_on_the_second_request)
+    index_events(batch[:15])
+    index_events(batch[15:])
+
+    def check() -> None:
+        for program in programs:
+            mine = sorted(i["id"] for i in batch if i["program_id"] == program)
+            status, listed, _ = list_events(program=program, index=False)
+            assert status == 200 and sorted(e["id"] for e in listed) == mine and len(listed) == 2, (program, listed)
+            for kind in ("payment.captured", "refund.created"):
+                _, typed, _ = list_events({"type": kind}, program=program, index=False)
+                assert [e["type"] for e in typed] == [kind], (program, kind, typed)
+
+    check()
+    chunks = [i for i in all_items(aws) if i.get("type") == "EVENT_CHUNK"]
+    assert sorted(e for c in chunks if "event_type" not in c for e in c["events"]) == sorted(i["id"] for i in batch)
+    assert sorted(e for c in chunks if "event_type" in c for e in c["events"]) == sorted(i["id"] for i in batch)
 
 
 def test_an_event_lives_and_dies_with_its_change(aws, webhooks):

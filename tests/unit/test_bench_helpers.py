@@ -72,3 +72,46 @@ def test_a_replayed_payment_is_a_new_payment_on_the_cards_current_version():
     assert entry["SK"] == {"S": "ACTIVITY#000000000008"} and entry["sequence"] == {"N": "8"}
     assert replay["ClientRequestToken"] != "old-token"
     assert recorded["TransactItems"][1]["Update"]["ExpressionAttributeValues"][":version"] == {"N": "2"}
+
+
+def test_the_scale_model_charges_event_chunks_at_scale_not_at_the_samples_batches():
+    """Given a run's events (3 a payment, 18 table WCU a payment), then a stream shard carries 3 x 1,000 / 18 =
+    167 events a second, which the 1 s window gathers into one batch: the program's listing takes one chunk per
+    batch with that many ids, a type with a third of the events about one chunk per batch with a third of them;
+    each chunk is charged the WCU of the item store.events builds; fewer table WCU a payment means fewer stream
+    shards and larger chunks, capped at BatchSize."""
+    from collections import Counter
+    from decimal import Decimal
+
+    from bench import scale_model
+    from flexigift.store import keys
+
+    batch, window = scale_model.indexer_settings()
+    assert (batch, window) == (1000, 1.0)
+    events = Counter({("default", "payment.captured"): 100, ("default", "gift_card.balance_changed"): 200})
+    batches, per_batch = scale_model.stream_batches_per_payment(3.0, 18.0)
+    assert per_batch == pytest.approx(1000 * 3 / 18) and batches == pytest.approx(18 / 1000)
+    chunks = {c.event_type: c for c in scale_model.event_chunks(events, 100, Decimal(1800))}
+    whole = chunks[None]
+    assert whole.partition == f"P#default#EVENTS#<any of {keys.EVENT_LIST_SHARDS} shards>"
+    assert whole.events_per_chunk == pytest.approx(167, abs=1)
+    assert whole.wcu_per_chunk == scale_model.chunk_write_units("default", None, 167) >= 5
+    assert chunks["payment.captured"].events_per_chunk == pytest.approx(167 / 3, rel=0.01)
+    assert whole.wcu_per_payment_per_shard == pytest.approx(batches * whole.wcu_per_chunk / keys.EVENT_LIST_SHARDS)
+    _, few_shards = scale_model.stream_batches_per_payment(3.0, 1.0)
+    assert few_shards == 1000                                   # a full batch: BatchSize
+    assert scale_model.chunk_write_units("default", None, 1000) < 400   # far under an item's 400 KB
+
+
+def test_a_partition_of_one_customer_and_of_no_one_leaves_the_customers_part_to_them():
+    """Given the units charged on a partition for each customer (None: an operation for no one, a listing), then
+    only a partition touched by exactly one customer and by no-one operations has a customer's part."""
+    from collections import Counter
+    from decimal import Decimal
+
+    from bench.scale_model import customer_part
+
+    assert customer_part(Counter({"u1": Decimal(11), None: Decimal(1)})) == ("u1", Decimal(11))
+    assert customer_part(Counter({"u1": Decimal(11)})) == (None, 0)                 # the customer's own partition
+    assert customer_part(Counter({"u1": 3, "u2": 4, None: 1})) == (None, 0)       # shared by customers
+    assert customer_part(Counter({None: 5})) == (None, 0) and customer_part(None) == (None, 0)

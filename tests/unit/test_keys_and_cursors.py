@@ -65,3 +65,41 @@ def test_authorization_header_forms(header, key):
 
 def test_keys_are_hashed_with_sha256():
     assert hash_key("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+
+
+def test_an_event_chunk_is_keyed_by_its_first_event_in_its_programs_listing():
+    """Given a chunk's first event, then its key is the program's (or the type's) listing shard from a hash of
+    the chunk id, its sort key `<listed_at>#<chunk id>`, and event_chunk_key_at finds it again from the sort key
+    (a cursor's position); the event item itself stays outside every listing partition."""
+    key = keys.event_chunk_key("acme", None, "2026-12-03T10:00:00.000Z", "evt_" + "a" * 24)
+    shard = keys.shard_of_text("evt_" + "a" * 24, keys.EVENT_LIST_SHARDS)
+    assert key == {"PK": f"P#acme#EVENTS#{shard}", "SK": "2026-12-03T10:00:00.000Z#evt_" + "a" * 24}
+    typed = keys.event_chunk_key("acme", "payment.captured", "2026-12-03T10:00:00.000Z", "evt_" + "a" * 24)
+    assert typed["PK"] == f"P#acme#EVENTS#payment.captured#{shard}" and typed["SK"] == key["SK"]
+    assert keys.event_chunk_key_at("acme", "payment.captured", key["SK"]) == typed
+    assert not keys.event_key("acme", "evt_" + "a" * 24)["PK"].startswith(keys.events_partition("acme") + "#")
+
+
+def test_a_chunk_cursor_carries_its_offset_and_no_other_listings_cursor_passes():
+    """Given the event listing (chunks) and another listing, then a chunk cursor round-trips (position, offset);
+    a cursor without an offset, with a bad one, or of the type listing or the old GSI1 listing is a 400."""
+    import base64
+    import json
+
+    from flexigift.store.events import events_listing
+    from flexigift.store.listing import Listing, decode_chunk_cursor
+    from flexigift.store.listing import encode_cursor as encode
+
+    listing = events_listing("default", None)
+    cursor = encode(listing, "2026-12-03T10:00:00.000Z#evt_1", 3)
+    assert decode_chunk_cursor(cursor, listing) == ("2026-12-03T10:00:00.000Z#evt_1", 3)
+    others = [encode(listing, "2026-12-03T10:00:00.000Z#evt_1"),
+              encode(events_listing("default", "payment.captured"), "x#evt_1", 0),
+              encode(events_listing("acme", None), "x#evt_1", 0),
+              encode(Listing("GSI1", keys.events_partition("default"), sharded=True, forward=False), "x#evt_1", 0)]
+    for bad_offset in (-1, "3", True, 10**9, None):
+        raw = {"listing": listing.name, "index": listing.index, "after": "x#evt_1", "offset": bad_offset}
+        others.append(base64.urlsafe_b64encode(json.dumps(raw).encode()).decode().rstrip("="))
+    for other in others:
+        with pytest.raises(InvalidCursor):
+            decode_chunk_cursor(other, listing)

@@ -66,9 +66,10 @@ def revoke(program_id: str, key_id: str, revoked_at: str) -> dict[str, Any] | No
 
 def list_page(program_id: str, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
     """A page of the program's keys, oldest first: the keys from the sharded listing, then the key items in one
-    consistent BatchGetItem (GSI1 holds no key fields)."""
+    BatchGetItem (GSI1 holds no key fields), eventually consistent like the index itself (the authorizer reads a
+    key consistently)."""
     index_items, next_cursor = page(Listing("GSI1", keys.api_keys_partition(program_id), sharded=True), limit, cursor)
-    found = batch_get([{"PK": i["PK"], "SK": i["SK"]} for i in index_items]) if index_items else {}
+    found = batch_get([{"PK": i["PK"], "SK": i["SK"]} for i in index_items], consistent=False) if index_items else {}
     return [_public(item) for i in index_items if (item := found_in(found, i)) is not None], next_cursor
 
 

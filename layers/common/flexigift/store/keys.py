@@ -17,7 +17,8 @@ Base table: PK / SK. Indexes (each projects only what its queries read: template
 No index partition is shared by every request of a kind: a listing that every create of a program writes
 (the type listing, an issuer's cards or products, a program's reward orders and API keys) is spread over
 LIST_SHARDS partitions `<listing>#<shard>` (the shard from the item's id), and its pages merge the shards in
-sort-key order (store.listing).
+sort-key order (store.listing). A program's event listings are no index: chunks in the table, one per stream
+batch, written by the event indexer after the events' transactions (event_chunk_key, store.events).
 """
 
 from __future__ import annotations
@@ -238,16 +239,42 @@ def event_key(program_id: str, event_id: str) -> dict[str, str]:
     return {"PK": f"{tenant(program_id)}{EVENT_TYPE}#{event_id}", "SK": EVENT_TYPE}
 
 
-EVENT_SHARDS = 64  # a program's event listings: every payment writes about three events (bench f)
+EVENT_CHUNK_TYPE = "EVENT_CHUNK"
+EVENT_LIST_SHARDS = 16  # partitions of each event listing (bench f: chunks of many events, far fewer writes)
 
 
 def events_partition(program_id: str, event_type: str | None = None) -> str:
-    """The listing (unsharded name) of a program's events, GSI1 (every event) or GSI2 (one type), sorted by
-    <created_at>#<event id>. Every change of the program writes an event, so each listing is spread over
-    EVENT_SHARDS partitions (`sharded`, the shard from a hash of the event id); none is shared by programs.
-    Events expire by TTL after 30 days, and their index entries with them."""
+    """The listing (unsharded name) of a program's events (`P#<p>#EVENTS`) or of its events of one type
+    (`P#<p>#EVENTS#<type>`): table partitions holding chunks (event_chunk_key), written by the stream consumer
+    (functions/index_events.py), one chunk per program (and per program and type) per stream batch. Each listing
+    is spread over EVENT_LIST_SHARDS partitions (`sharded`, the shard from a hash of the chunk id); none is shared
+    by programs. An event type is a name such as `payment.captured` (models.events.EventType), never a number, so
+    no type listing's partition is a shard of the program's listing."""
     listing = f"{tenant(program_id)}EVENTS"
     return listing if event_type is None else f"{listing}#{event_type}"
+
+
+def event_chunk_sort(first_created_at: str, chunk_id: str) -> str:
+    """A chunk's sort key: `<listed_at>#<chunk id>`. The chunk id is the id of the chunk's first event (in
+    stream order) and listed_at that event's created_at: both come from the batch's records, never from the
+    clock of the invocation, so a retried batch writes the same key (store.events' docstring)."""
+    return f"{first_created_at}#{chunk_id}"
+
+
+def event_chunk_key(program_id: str, event_type: str | None, first_created_at: str,
+                    chunk_id: str) -> dict[str, str]:
+    """One chunk of a program's event listing (of one type, if given): the ids of one stream batch's events of
+    that program (and type), newest first. TTL like the events (30 days)."""
+    shard = shard_of_text(chunk_id, EVENT_LIST_SHARDS)
+    return {"PK": sharded(events_partition(program_id, event_type), shard, EVENT_LIST_SHARDS),
+            "SK": event_chunk_sort(first_created_at, chunk_id)}
+
+
+def event_chunk_key_at(program_id: str, event_type: str | None, sort_key: str) -> dict[str, str]:
+    """The key of the chunk whose sort key is `sort_key` (a cursor's position): the chunk id follows its last
+    '#' (created_at holds none)."""
+    first_created_at, _, chunk_id = sort_key.rpartition("#")
+    return event_chunk_key(program_id, event_type, first_created_at, chunk_id)
 
 
 def webhook_endpoints_partition(program_id: str) -> str:

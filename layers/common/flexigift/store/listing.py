@@ -13,7 +13,8 @@ returns items up to the earliest such stop (the horizon), every shard having rea
 Unfiltered, that is always a full page while items remain.
 
 A cursor is base64url JSON {"listing", "index", "after"}: the listing's own name (its program in it) and the
-position. It is checked against the caller's listing (built from the caller's program, never from the
+position. A listing of chunks (the event listings, store.events: each item holds many records) adds "offset",
+how many of the chunk named by "after" the previous pages have shown (decode_chunk_cursor). It is checked against the caller's listing (built from the caller's program, never from the
 cursor) and refused as a 400 otherwise; a forged position can at most skip or repeat items of the listing
 the caller may read from its start anyway (the Query's partitions are the caller's).
 """
@@ -35,7 +36,7 @@ MAX_CURSOR_LENGTH = 8192  # characters: four key values at DynamoDB's limits, ba
 
 @dataclass(frozen=True)
 class Listing:
-    index: str                  # GSI1..GSI4
+    index: str                  # GSI1..GSI4, or "table" (the event listings: chunks in the table, store.events)
     name: str                   # the partition value, or the shards' common prefix
     sharded: bool
     forward: bool = True        # ascending sort key (False: newest first)
@@ -55,8 +56,10 @@ class Listing:
         return [keys.sharded(self.name, shard, self.shards) for shard in range(self.shards)]
 
 
-def encode_cursor(listing: Listing, after: str) -> str:
-    plain = {"listing": listing.name, "index": listing.index, "after": after}
+def encode_cursor(listing: Listing, after: str, offset: int | None = None) -> str:
+    plain: dict[str, Any] = {"listing": listing.name, "index": listing.index, "after": after}
+    if offset is not None:
+        plain["offset"] = offset
     return base64.urlsafe_b64encode(json.dumps(plain, separators=(",", ":")).encode()).decode().rstrip("=")
 
 
@@ -75,11 +78,30 @@ def cursor_payload(cursor: str) -> Any:
         raise _refused() from None
 
 
+MAX_CHUNK_OFFSET = 100_000  # more records than any chunk holds (a stream batch is at most 10,000 records)
+
+
+def decode_chunk_cursor(cursor: str, listing: Listing) -> tuple[str, int]:
+    """The position a cursor of a listing of chunks names: (the chunk's sort key, how many of its records the
+    previous pages showed); InvalidCursor (400) for anything else, a cursor of another listing included."""
+    data = cursor_payload(cursor)
+    if not isinstance(data, dict) or set(data) != {"listing", "index", "after", "offset"}:
+        raise _refused("cursor does not belong to this listing")
+    offset = data["offset"]
+    if isinstance(offset, bool) or not isinstance(offset, int) or not 0 <= offset <= MAX_CHUNK_OFFSET:
+        raise _refused()
+    return _checked_position(data, listing), offset
+
+
 def decode_cursor(cursor: str, listing: Listing) -> str:
     """The position a cursor of this listing names; InvalidCursor (400) for anything else."""
     data = cursor_payload(cursor)
     if not isinstance(data, dict) or set(data) != {"listing", "index", "after"}:
         raise _refused("cursor does not belong to this listing")
+    return _checked_position(data, listing)
+
+
+def _checked_position(data: dict[str, Any], listing: Listing) -> str:
     after = data["after"]
     if not isinstance(after, str) or not after:
         raise _refused()

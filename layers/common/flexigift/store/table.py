@@ -52,7 +52,8 @@ BATCH_GET_ROUNDS = 8       # attempts at keys DynamoDB left unprocessed (throttl
 
 
 class Unprocessed(Exception):
-    """DynamoDB kept leaving keys of a BatchGetItem unprocessed (throttled) after every retry."""
+    """DynamoDB kept leaving keys of a BatchGetItem (items of a BatchWriteItem) unprocessed (throttled) after
+    every retry."""
 
 
 class ReadCache:
@@ -154,6 +155,26 @@ def batch_get(item_keys: list[dict[str, str]], consistent: bool = True,
             if (key["PK"], key["SK"]) not in found:
                 cache.keep_absent(key)
     return found
+
+
+BATCH_WRITE_LIMIT = 25    # items per BatchWriteItem request (DynamoDB's limit)
+
+
+def batch_put(items: list[dict[str, Any]]) -> None:
+    """Put items, unconditionally, with BatchWriteItem (one request per 25). Items DynamoDB leaves unprocessed
+    (throttling) are sent again with jittered backoff; Unprocessed if some are still left after every round
+    (the caller's invocation then fails, and whoever retries it puts the same items again)."""
+    for start in range(0, len(items), BATCH_WRITE_LIMIT):
+        pending: dict[str, Any] = {table_name(): [{"PutRequest": {"Item": to_attr(item)}}
+                                                  for item in items[start:start + BATCH_WRITE_LIMIT]]}
+        for attempt in range(BATCH_GET_ROUNDS):
+            if attempt:
+                time.sleep(random.uniform(0, min(0.5, 0.02 * 2 ** attempt)))  # noqa: S311  # nosec B311  # retry jitter, not a secret
+            pending = dynamodb().batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
+            if not pending:
+                break
+        else:
+            raise Unprocessed(f"{len(pending[table_name()])} items were left unprocessed")
 
 
 def found_in(items: dict[tuple[str, str], dict[str, Any]], key: dict[str, str]) -> dict[str, Any] | None:

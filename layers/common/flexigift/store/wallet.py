@@ -246,9 +246,11 @@ def list_page(program_id: str, kind: Kind, filters: dict[str, str], limit: int,
               cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
     """One page of records, by the most selective index the filters allow. The indexes hold keys only (a
     card's balance changes with every payment, and an index holding it would be written with every one):
-    the page's records are then read from the table in one BatchGetItem, consistently. Other filters are
-    checked on the records read, so a page holding records that fail them may come back shorter (the
-    cursor still moves past them)."""
+    the page's records are then read from the table in one BatchGetItem, eventually consistent like the index
+    the page's keys came from (half the read units: a popular issuer's first page is read by every such
+    listing; GET /<kind>/{id}, updates and checkout read records consistently). Other filters are checked on
+    the records read, so a page holding records that fail them may come back shorter (the cursor still moves
+    past them)."""
     attribute = None
     for candidate in kind.lookups:  # declared in order of selectivity
         if candidate in filters:
@@ -256,7 +258,7 @@ def list_page(program_id: str, kind: Kind, filters: dict[str, str], limit: int,
             break
     listing = kind.listing(program_id, attribute, filters.get(attribute) if attribute else None)
     index_items, next_cursor = page(listing, limit, cursor)
-    found = batch_get([{"PK": i["PK"], "SK": i["SK"]} for i in index_items]) if index_items else {}
+    found = batch_get([{"PK": i["PK"], "SK": i["SK"]} for i in index_items], consistent=False) if index_items else {}
     wanted = {name: kind.normalised(name, value) for name, value in filters.items() if name != attribute}
     records = []
     for index_item in index_items:  # the listing's order; a record deleted since the index was read is left out
