@@ -417,8 +417,8 @@ class StreamReader:
         """Done with every record up to `sequence`: read after it next, and tell the local data store, which
         cuts the handled records from the shard and journals where a restarted stack resumes."""
         self.position, self.retries = ("AFTER_SEQUENCE_NUMBER", sequence), 0
-        if self.stack.store is not None:
-            self.stack.store.consumed(self.table, self.fn.logical_id, int(sequence))
+        if self.stack.moto is not None:
+            self.stack.moto.consumed(self.table, self.fn.logical_id, int(sequence))
 
     def _give_up(self, batch: list[dict[str, Any]], first: str) -> None:
         info = {"requestContext": {"condition": "RetryAttemptsExhausted",
@@ -492,7 +492,7 @@ def _parsed(message: Any) -> dict[str, Any]:
 
 
 class OutboxService:
-    """Captures what SES accepted. moto keeps the messages in this process (its server runs here)."""
+    """Captures what SES accepted, as moto's process keeps it (local/moto_process.py)."""
 
     name = "outbox"
 
@@ -503,30 +503,26 @@ class OutboxService:
         self.stopping = threading.Event()
         self.thread: threading.Thread | None = None
         self.gateway: Any = None
+        self.moto: Any = None
 
     def start(self, stack: Stack) -> None:
-        self.gateway = stack.gateway
+        self.gateway, self.moto = stack.gateway, stack.moto
+        assert self.moto is not None, "the outbox reads moto's SES"
         assert self.gateway is not None, "local services need the gateway"
         self.gateway.add_local_route("GET", "/_local/outbox", self._list)
         self.thread = threading.Thread(target=self._loop, name="outbox", daemon=True)
         self.thread.start()
         _log(f"captured emails: {stack.url}/_local/outbox")
 
-    @staticmethod
-    def _sent() -> list[Any]:
-        from moto.ses.models import ses_backends
-
-        return list(ses_backends[ACCOUNT_ID][REGION].sent_messages)
-
     def sync(self) -> list[dict[str, Any]]:
         with self.lock:
-            sent = self._sent()
-            for message in sent[self.seen:]:
+            new = self.moto.sent_messages(self.seen)
+            for message in new:
                 captured = {**_parsed(message), "sent_at": datetime.now(timezone.utc).isoformat(timespec="milliseconds")
                             .replace("+00:00", "Z")}
                 self.emails.append(captured)
                 self.gateway.add_local_route("GET", f"/_local/outbox/{captured['id']}", self._show(captured))
-            self.seen = len(sent)
+            self.seen += len(new)
             return list(self.emails)
 
     def _list(self, _request: HttpRequest) -> HttpResponse:
