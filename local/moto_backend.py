@@ -15,7 +15,7 @@ from __future__ import annotations
 import io
 import os
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 REGION = "us-east-1"
@@ -36,6 +36,8 @@ class SerialisedApp:
         self.app = app
         self.lock = threading.Lock()
         self.store = store
+        # called after each request that changed moto's state (local/moto_process.py wakes the stack's pollers)
+        self.on_change: Callable[[], None] | None = None
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         store = self.store
@@ -67,6 +69,8 @@ class SerialisedApp:
                     close()
             if journalled:
                 store.record(environ, body, status[0], b"".join(answer), prepared)  # before the answer leaves
+        if changes and self.on_change is not None:
+            self.on_change()
         return answer
 
 

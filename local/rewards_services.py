@@ -18,6 +18,10 @@
   destination queue. (Not modelled: BisectBatchOnFunctionError; a failed batch is retried whole.)
 - OutboxService: the emails SES accepted, at `GET /_local/outbox` (JSON, oldest first: id, to, from,
   subject, text, html, sent_at) and `GET /_local/outbox/<id>` (the HTML, to look at in a browser).
+
+The pollers ask moto at most every POLL_INTERVAL (0.2 s); one that found nothing then sleeps until moto's state
+changes (a write, a message sent: local/moto_process.py Changes) or IDLE_POLL_SECONDS (1 s) have passed, so an
+idle stack, or one under reads only, is not asking moto five times a second per queue for nothing.
 - `GET /_local/aws`: moto's endpoint and the physical names of the template's resources, for tools and
   tests that want to talk to the local AWS services directly.
 
@@ -41,6 +45,7 @@ from typing import TYPE_CHECKING, Any
 from local import template
 from local.gateway import HttpRequest, HttpResponse, json_response
 from local.moto_backend import ACCOUNT_ID, REGION
+from local.moto_process import IDLE_POLL_SECONDS, Changes
 
 if TYPE_CHECKING:
     from local.stack import Stack
@@ -73,6 +78,19 @@ def _logical_id(reference: Any) -> str:
 def _events(kind: str) -> list[tuple[template.Function, str, dict[str, Any]]]:
     return [(fn, name, event.get("Properties") or {}) for fn in template.functions().values()
             for name, event in fn.events.items() if event.get("Type") == kind]
+
+
+def _changes(stack: Stack) -> Changes:
+    assert stack.moto is not None, "local services need moto's process"
+    return stack.moto.changes
+
+
+def _idle(stack: Stack, mark: int, stopping: threading.Event) -> None:
+    """After a poll that found nothing: POLL_INTERVAL (the most often a poller asks), then on until moto's state
+    changes after `mark` (a write, a message sent) or IDLE_POLL_SECONDS have passed (a message whose visibility
+    timeout ran out appears without a write)."""
+    if not stopping.wait(POLL_INTERVAL):
+        _changes(stack).wait(mark, IDLE_POLL_SECONDS, stopping)
 
 
 def _invoke(stack: Stack, fn: template.Function, event: dict[str, Any]) -> Any:
@@ -228,13 +246,14 @@ class SqsPollerService:
     def _loop(self, stack: Stack, fn: template.Function, source: dict[str, Any]) -> None:
         sqs = _client(stack, "sqs")
         while not self.stopping.is_set():
+            mark = _changes(stack).mark()
             try:
                 worked = self._poll_once(stack, sqs, fn, source)
             except Exception as exc:  # noqa: BLE001 - keep polling, as the event source mapping does
                 _log(f"polling for {fn.logical_id} failed: {exc!r}")
                 worked = False
             if not worked:
-                self.stopping.wait(POLL_INTERVAL)
+                _idle(stack, mark, self.stopping)
 
     def _poll_once(self, stack: Stack, sqs: Any, fn: template.Function, source: dict[str, Any]) -> bool:
         # No long polling: moto's server takes one request at a time, and a waiting receive would hold it.
@@ -451,13 +470,14 @@ class StreamRelayService:
 
     def _loop(self, reader: StreamReader) -> None:
         while not self.stopping.is_set():
+            mark = _changes(reader.stack).mark()
             try:
                 worked = reader.poll_once()
             except Exception as exc:  # noqa: BLE001 - keep polling, as the event source mapping does
                 _log(f"reading the stream for {reader.fn.logical_id} failed: {exc!r}")
                 worked = False
             if not worked:
-                self.stopping.wait(POLL_INTERVAL)
+                _idle(reader.stack, mark, self.stopping)
 
     def stop(self) -> None:
         self.stopping.set()
@@ -539,11 +559,15 @@ class OutboxService:
         return handle
 
     def _loop(self) -> None:
-        while not self.stopping.wait(POLL_INTERVAL):
+        changes = self.moto.changes
+        while not self.stopping.is_set():
+            mark = changes.mark()
             try:
                 self.sync()
             except Exception as exc:  # noqa: BLE001 - the outbox is a convenience; keep trying
                 _log(f"outbox sync failed: {exc!r}")
+            if not self.stopping.wait(POLL_INTERVAL):
+                changes.wait(mark, IDLE_POLL_SECONDS, self.stopping)  # an accepted email is a change
 
     def stop(self) -> None:
         self.stopping.set()
