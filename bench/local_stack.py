@@ -37,6 +37,7 @@ CLIENTS = 8
 CARDS = 8  # the payments load: client i pays with user i's card i, so the 8 clients never share a card
 DURATION = float(os.environ.get("BENCH_STACK_SECONDS", "10"))
 ROUNDS = 2  # local and raw alternate, each for DURATION / ROUNDS at a time
+WARM_SECONDS = 2.0  # each load runs this long before the measured rounds (not counted)
 STARTUP_TIMEOUT = 90.0
 GET_USER_TARGET, GET_USER_P99_TARGET, PAYMENTS_TARGET = 0.6, 0.100, 0.5
 USER = {"user_id": "bench-user", "amazon_id": "amzbench", "name": "Bench User", "email": "bench@example.com"}
@@ -295,9 +296,11 @@ def http_senders(make: Callable[[requests.Session, int], requests.Response]) -> 
 
 
 def alternate(local: list[Send], raws: list[list[Send]]) -> tuple[Load, list[Load]]:
-    for send in [*local, *(s for raw in raws for s in raw)]:
-        for _ in range(3):  # warm: the workers' handlers imported, the clients' connections open
-            send()
+    # Warm, all clients at once as the load runs them: every worker the load will use started with its handler
+    # imported, the clients' connections open. (One client after another used to warm one worker only, so the
+    # first local round also paid for starting the others, a cold start each, on the same two cores.)
+    for senders in [local, *raws]:
+        Load().run(senders, WARM_SECONDS)
     local_load, raw_loads = Load(), [Load() for _ in raws]
     for _ in range(ROUNDS):
         local_load.run(local, DURATION / ROUNDS)

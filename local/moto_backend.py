@@ -4,11 +4,10 @@ moto's WSGI app does not serialise concurrent requests, so two conditional write
 DynamoDB applies each request atomically (per item, and per transaction), so one lock around the whole
 app makes every request atomic here too: a slower DynamoDB, never a more forgiving one.
 
-The server runs in a background thread of the stack process rather than in a child process: its state
-(the tables) then lives exactly as long as the stack, a killed stack leaves no orphan behind, it starts
-in a fraction of a second, and it would gain nothing from a process of its own because the lock lets one
-request in at a time anyway. The handlers run in other processes (local/workers.py) and reach it over
-HTTP, as deployed functions reach DynamoDB.
+MotoServer runs the server in a background thread of whichever process starts it: the local stack starts it
+in a process of its own (local/moto_process.py), apart from the gateway, so that the gateway's Python and
+moto's do not take turns on one interpreter lock; tests start it in theirs. The handlers run in other
+processes (local/workers.py) and reach it over HTTP, as deployed functions reach DynamoDB.
 """
 
 from __future__ import annotations
@@ -16,7 +15,7 @@ from __future__ import annotations
 import io
 import os
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 REGION = "us-east-1"
@@ -37,6 +36,8 @@ class SerialisedApp:
         self.app = app
         self.lock = threading.Lock()
         self.store = store
+        # called after each request that changed moto's state (local/moto_process.py wakes the stack's pollers)
+        self.on_change: Callable[[], None] | None = None
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         store = self.store
@@ -68,6 +69,8 @@ class SerialisedApp:
                     close()
             if journalled:
                 store.record(environ, body, status[0], b"".join(answer), prepared)  # before the answer leaves
+        if changes and self.on_change is not None:
+            self.on_change()
         return answer
 
 

@@ -20,6 +20,10 @@
   retried whole; MaximumBatchingWindowInSeconds, a batch is what the stream holds at each poll, 0.2 s apart.)
 - OutboxService: the emails SES accepted, at `GET /_local/outbox` (JSON, oldest first: id, to, from,
   subject, text, html, sent_at) and `GET /_local/outbox/<id>` (the HTML, to look at in a browser).
+
+The pollers ask moto at most every POLL_INTERVAL (0.2 s); one that found nothing then sleeps until moto's state
+changes (a write, a message sent: local/moto_process.py Changes) or IDLE_POLL_SECONDS (1 s) have passed, so an
+idle stack, or one under reads only, is not asking moto five times a second per queue for nothing.
 - `GET /_local/aws`: moto's endpoint and the physical names of the template's resources, for tools and
   tests that want to talk to the local AWS services directly.
 
@@ -43,6 +47,7 @@ from typing import TYPE_CHECKING, Any
 from local import template
 from local.gateway import HttpRequest, HttpResponse, json_response
 from local.moto_backend import ACCOUNT_ID, REGION
+from local.moto_process import IDLE_POLL_SECONDS, Changes
 
 if TYPE_CHECKING:
     from local.stack import Stack
@@ -75,6 +80,19 @@ def _logical_id(reference: Any) -> str:
 def _events(kind: str) -> list[tuple[template.Function, str, dict[str, Any]]]:
     return [(fn, name, event.get("Properties") or {}) for fn in template.functions().values()
             for name, event in fn.events.items() if event.get("Type") == kind]
+
+
+def _changes(stack: Stack) -> Changes:
+    assert stack.moto is not None, "local services need moto's process"
+    return stack.moto.changes
+
+
+def _idle(stack: Stack, mark: int, stopping: threading.Event) -> None:
+    """After a poll that found nothing: POLL_INTERVAL (the most often a poller asks), then on until moto's state
+    changes after `mark` (a write, a message sent) or IDLE_POLL_SECONDS have passed (a message whose visibility
+    timeout ran out appears without a write)."""
+    if not stopping.wait(POLL_INTERVAL):
+        _changes(stack).wait(mark, IDLE_POLL_SECONDS, stopping)
 
 
 def _invoke(stack: Stack, fn: template.Function, event: dict[str, Any]) -> Any:
@@ -230,13 +248,14 @@ class SqsPollerService:
     def _loop(self, stack: Stack, fn: template.Function, source: dict[str, Any]) -> None:
         sqs = _client(stack, "sqs")
         while not self.stopping.is_set():
+            mark = _changes(stack).mark()
             try:
                 worked = self._poll_once(stack, sqs, fn, source)
             except Exception as exc:  # noqa: BLE001 - keep polling, as the event source mapping does
                 _log(f"polling for {fn.logical_id} failed: {exc!r}")
                 worked = False
             if not worked:
-                self.stopping.wait(POLL_INTERVAL)
+                _idle(stack, mark, self.stopping)
 
     def _poll_once(self, stack: Stack, sqs: Any, fn: template.Function, source: dict[str, Any]) -> bool:
         # No long polling: moto's server takes one request at a time, and a waiting receive would hold it.
@@ -421,8 +440,8 @@ class StreamReader:
         """Done with every record up to `sequence`: read after it next, and tell the local data store, which
         cuts the handled records from the shard and journals where a restarted stack resumes."""
         self.position, self.retries = ("AFTER_SEQUENCE_NUMBER", sequence), 0
-        if self.stack.store is not None:
-            self.stack.store.consumed(self.table, self.fn.logical_id, int(sequence))
+        if self.stack.moto is not None:
+            self.stack.moto.consumed(self.table, self.fn.logical_id, int(sequence))
 
     def _give_up(self, batch: list[dict[str, Any]], first: str) -> None:
         info = {"requestContext": {"condition": "RetryAttemptsExhausted",
@@ -455,13 +474,14 @@ class StreamRelayService:
 
     def _loop(self, reader: StreamReader) -> None:
         while not self.stopping.is_set():
+            mark = _changes(reader.stack).mark()
             try:
                 worked = reader.poll_once()
             except Exception as exc:  # noqa: BLE001 - keep polling, as the event source mapping does
                 _log(f"reading the stream for {reader.fn.logical_id} failed: {exc!r}")
                 worked = False
             if not worked:
-                self.stopping.wait(POLL_INTERVAL)
+                _idle(reader.stack, mark, self.stopping)
 
     def stop(self) -> None:
         self.stopping.set()
@@ -496,7 +516,7 @@ def _parsed(message: Any) -> dict[str, Any]:
 
 
 class OutboxService:
-    """Captures what SES accepted. moto keeps the messages in this process (its server runs here)."""
+    """Captures what SES accepted, as moto's process keeps it (local/moto_process.py)."""
 
     name = "outbox"
 
@@ -507,30 +527,26 @@ class OutboxService:
         self.stopping = threading.Event()
         self.thread: threading.Thread | None = None
         self.gateway: Any = None
+        self.moto: Any = None
 
     def start(self, stack: Stack) -> None:
-        self.gateway = stack.gateway
+        self.gateway, self.moto = stack.gateway, stack.moto
+        assert self.moto is not None, "the outbox reads moto's SES"
         assert self.gateway is not None, "local services need the gateway"
         self.gateway.add_local_route("GET", "/_local/outbox", self._list)
         self.thread = threading.Thread(target=self._loop, name="outbox", daemon=True)
         self.thread.start()
         _log(f"captured emails: {stack.url}/_local/outbox")
 
-    @staticmethod
-    def _sent() -> list[Any]:
-        from moto.ses.models import ses_backends
-
-        return list(ses_backends[ACCOUNT_ID][REGION].sent_messages)
-
     def sync(self) -> list[dict[str, Any]]:
         with self.lock:
-            sent = self._sent()
-            for message in sent[self.seen:]:
+            new = self.moto.sent_messages(self.seen)
+            for message in new:
                 captured = {**_parsed(message), "sent_at": datetime.now(timezone.utc).isoformat(timespec="milliseconds")
                             .replace("+00:00", "Z")}
                 self.emails.append(captured)
                 self.gateway.add_local_route("GET", f"/_local/outbox/{captured['id']}", self._show(captured))
-            self.seen = len(sent)
+            self.seen += len(new)
             return list(self.emails)
 
     def _list(self, _request: HttpRequest) -> HttpResponse:
@@ -547,11 +563,15 @@ class OutboxService:
         return handle
 
     def _loop(self) -> None:
-        while not self.stopping.wait(POLL_INTERVAL):
+        changes = self.moto.changes
+        while not self.stopping.is_set():
+            mark = changes.mark()
             try:
                 self.sync()
             except Exception as exc:  # noqa: BLE001 - the outbox is a convenience; keep trying
                 _log(f"outbox sync failed: {exc!r}")
+            if not self.stopping.wait(POLL_INTERVAL):
+                changes.wait(mark, IDLE_POLL_SECONDS, self.stopping)  # an accepted email is a change
 
     def stop(self) -> None:
         self.stopping.set()

@@ -1,7 +1,7 @@
 """The whole API on http://127.0.0.1:PORT without Docker: `python -m local.stack --port 3000` (`make run`).
 
-The stack is a list of services started in order and stopped in reverse: moto (the AWS services), the
-template's resources (the table, ...), the functions' environment, the bootstrap API key, the Lambda
+The stack is a list of services started in order and stopped in reverse: moto (the AWS services, in a
+process of its own: local/moto_process.py), the template's resources (the table, ...), the functions' environment, the bootstrap API key, the Lambda
 workers, the gateway, and the state file that the other local tools read. A later service (a queue
 poller feeding a worker function, a schedule runner, a captured-email outbox at /_local/outbox) is one
 more entry in that list: it gets the Stack in start() and may use its worker pool, its gateway
@@ -25,7 +25,8 @@ from typing import Any, Protocol
 from local import lambda_runtime, persistence, resources, rewards_services, state, template
 from local.docs import DocsService
 from local.gateway import Gateway, GatewayServer, make_server
-from local.moto_backend import MotoServer, point_boto3_at
+from local.moto_backend import point_boto3_at
+from local.moto_process import MotoProcess
 from local.workers import FUNCTION_LOG_VARIABLE, WorkerPool
 
 DEFAULT_TABLE = resources.DEFAULT_TABLE
@@ -58,7 +59,7 @@ class Stack:
     physical: dict[str, str] = field(default_factory=dict)   # logical id (and id.Attribute) -> local value
     environment: dict[str, str] = field(default_factory=dict)
     pool: WorkerPool | None = None
-    store: persistence.Store | None = None
+    moto: MotoProcess | None = None
     function_log: Path | None = None
     gateway: Gateway | None = None
     url: str = ""
@@ -74,10 +75,8 @@ class Stack:
                 if time.perf_counter() - began > 1.0:
                     print(f"[local] {service.name} took {time.perf_counter() - began:.1f}s to start", file=sys.stderr,
                           flush=True)
-            if self.store is not None:
-                if not self.store.snapshot_path.exists() or self.store.due():
-                    self.store.snapshot_now()  # the first start's KMS keys are in a snapshot before any use
-                self.store.start_compactor()
+            if self.moto is not None:
+                self.moto.serving()  # the first start's KMS keys are in a snapshot before any use
             if self.gateway is not None:
                 self.gateway.ready.set()  # /_local/health answers 200 from now on
         except BaseException:
@@ -97,34 +96,29 @@ class Stack:
 
 
 class MotoService:
-    """moto on loopback; with persistence, its state restored from <state dir>/data before it answers anyone,
-    journalled while it serves, and snapshotted at a clean stop (local/persistence.py)."""
+    """moto on loopback, in a process of its own (local/moto_process.py); with persistence, its state restored
+    from <state dir>/data before it answers anyone, journalled while it serves, and snapshotted at a clean stop
+    (local/persistence.py)."""
 
     name = "moto"
 
     def __init__(self) -> None:
-        self.server: MotoServer | None = None
-        self.store: persistence.Store | None = None
+        self.moto: MotoProcess | None = None
 
     def start(self, stack: Stack) -> None:
+        directory = None
         if stack.persist:
             directory = data_directory(stack)
             if stack.fresh:
                 persistence.Store.wipe(directory)
-            self.store = stack.store = persistence.Store(directory)
-        self.server = MotoServer(store=self.store)
-        self.server.start()
-        stack.aws_endpoint = self.server.endpoint
+        self.moto = stack.moto = MotoProcess(directory)
+        self.moto.start()
+        stack.aws_endpoint = self.moto.endpoint
         point_boto3_at(stack.aws_endpoint)
 
     def stop(self) -> None:
-        if self.store is not None and self.store.lock is not None:
-            self.store.stop_compactor()
-            self.store.snapshot_now()  # a quick start next time: nothing to replay
-        if self.server is not None:
-            self.server.stop()
-        if self.store is not None:
-            self.store.close()
+        if self.moto is not None:
+            self.moto.stop()  # its last snapshot: a quick start next time, nothing to replay
 
 
 def data_directory(stack: Stack) -> Path:
@@ -182,10 +176,10 @@ class BootstrapKeyService:
         from flexigift.aws import reset_clients
         from flexigift.logic.api_keys import KEY_PREFIX, ensure_key
 
-        saved = data_directory(stack) / "operator-key" if stack.store is not None else None
+        saved = data_directory(stack) / "operator-key" if stack.persist else None
         if not stack.api_key:
             stack.api_key = os.environ.get("FLEXIGIFT_API_KEY") or ""
-        if not stack.api_key and saved is not None and stack.store is not None and stack.store.restored:
+        if not stack.api_key and saved is not None and stack.moto is not None and stack.moto.restored:
             try:
                 stack.api_key = saved.read_text().strip()  # the same operator key as before the restart
                 stack.api_key_generated = bool(stack.api_key)
@@ -292,10 +286,10 @@ def _banner(stack: Stack) -> str:
 
 
 def _data_line(stack: Stack) -> str:
-    if stack.store is None:
+    if stack.moto is None or stack.moto.directory is None:
         return "  Data:   in memory only (--in-memory): Ctrl-C or a crash loses it"
-    restored = "restored from" if stack.store.restored else "kept in"
-    return (f"  Data:   {restored} {stack.store.directory} (survives Ctrl-C and kill -9; "
+    restored = "restored from" if stack.moto.restored else "kept in"
+    return (f"  Data:   {restored} {stack.moto.directory} (survives Ctrl-C and kill -9; "
             "`make run FRESH=1` or `make reset` starts empty)")
 
 
