@@ -12,6 +12,7 @@ relay's trimming (`consumed`), and the reading of the emails SES accepted. The s
 control connection (a socketpair inherited as a file descriptor), one request and one answer at a time:
 
     ("serving",)                     the stack is up: first snapshot if due, then the compactor
+    ("register_reader", table, reader)  local/persistence.py Store.register_reader (None without kept data)
     ("consumed", table, reader, upto) local/persistence.py Store.consumed
     ("sent", since)                  SES's sent messages from index `since` (moto's own objects, pickled)
     ("stop",)                        a clean stop: the last snapshot, then exit
@@ -150,6 +151,10 @@ class MotoProcess:
         if self.persist:
             self.request("serving")
 
+    def register_reader(self, table: str, reader: str) -> int | None:
+        """A stream reader starts: the sequence number it resumes after, with kept data (None without)."""
+        return self.request("register_reader", table, reader) if self.persist else None
+
     def consumed(self, table: str, reader: str, upto: int) -> None:
         if self.persist:
             self.request("consumed", table, reader, upto)
@@ -220,6 +225,9 @@ def _serve(conn: Connection, changes: socket.socket, directory: Path | None) -> 
                 store.snapshot_now()
             store.start_compactor()
 
+    def register_reader(table: str, reader: str) -> int | None:
+        return store.register_reader(table, reader) if store is not None else None
+
     def consumed(table: str, reader: str, upto: int) -> None:
         if store is not None:
             store.consumed(table, reader, upto)
@@ -229,7 +237,8 @@ def _serve(conn: Connection, changes: socket.socket, directory: Path | None) -> 
 
         return list(ses_backends[ACCOUNT_ID][REGION].sent_messages[since:])
 
-    operations = {"serving": serving, "consumed": consumed, "sent": sent, "stop": stop}
+    operations = {"serving": serving, "register_reader": register_reader, "consumed": consumed, "sent": sent,
+                  "stop": stop}
     while True:
         try:
             operation, *arguments = conn.recv()

@@ -386,8 +386,9 @@ class StreamReader:
         if str(props.get("StartingPosition", "TRIM_HORIZON")) != "TRIM_HORIZON":
             _log(f"{fn.logical_id}: StartingPosition {props.get('StartingPosition')} read as TRIM_HORIZON locally")
         self.position: tuple[str, str | None] = ("TRIM_HORIZON", None)
-        if stack.store is not None:  # kept data: resume after what this reader handled before the restart
-            self.position = ("AFTER_SEQUENCE_NUMBER", str(stack.store.register_reader(self.table, fn.logical_id)))
+        resume_after = stack.moto.register_reader(self.table, fn.logical_id) if stack.moto is not None else None
+        if resume_after is not None:  # kept data: resume after what this reader handled before the restart
+            self.position = ("AFTER_SEQUENCE_NUMBER", str(resume_after))
         self.retries = 0
         self.streams = _client(stack, "dynamodbstreams")
         self.shard = self.streams.describe_stream(StreamArn=self.arn)["StreamDescription"]["Shards"][0]["ShardId"]

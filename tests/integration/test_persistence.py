@@ -249,3 +249,39 @@ def test_only_state_changes_are_journalled(moto_env: None, tmp_path: Path):
     lines = first.store.journal_path(first.store.generation).read_text().splitlines()
     assert json.loads(lines[-1])["environ"]["HTTP_X_AMZ_TARGET"].endswith("UpdateItem")
     first.crash()
+
+
+def test_stream_readers_positions_cross_moto_process_and_survive_its_restart(tmp_path: Path):
+    """Given moto in its own process (the local stack's), when two stream readers register and report progress
+    over its control connection, then a restart of that process with the same data resumes each after its
+    own last record; without kept data there is no position to resume after."""
+    from local.moto_process import MotoProcess
+
+    moto = MotoProcess(tmp_path)
+    moto.start()
+    try:
+        dynamodb = boto3.client("dynamodb", region_name=REGION, endpoint_url=moto.endpoint,
+                                aws_access_key_id="testing", aws_secret_access_key="testing")  # noqa: S106
+        _seed(dynamodb)
+        relay_at, indexer_at = moto.register_reader(TABLE, "relay"), moto.register_reader(TABLE, "indexer")
+        assert isinstance(relay_at, int) and relay_at == indexer_at
+        for i in range(3):
+            dynamodb.put_item(TableName=TABLE, Item={"PK": {"S": f"event-{i}"}})
+        moto.consumed(TABLE, "relay", relay_at + 3)
+        moto.consumed(TABLE, "indexer", relay_at + 1)
+    finally:
+        moto.stop()
+    again = MotoProcess(tmp_path)
+    again.start()
+    try:
+        assert again.restored
+        assert again.register_reader(TABLE, "relay") == relay_at + 3
+        assert again.register_reader(TABLE, "indexer") == relay_at + 1
+    finally:
+        again.stop()
+    memory_only = MotoProcess(None)
+    memory_only.start()
+    try:
+        assert memory_only.register_reader(TABLE, "relay") is None
+    finally:
+        memory_only.stop()
