@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import inspect
 import re
+import types
 import typing
 from dataclasses import dataclass
 from typing import Annotated, Any, Callable
@@ -172,6 +173,8 @@ def _raw_error(request: str, status: int, code: str, message: str,
 
 
 # --- the resolver ---------------------------------------------------------------------------------
+
+
 class Headers(dict):
     """A request's headers, looked up in any letter case (HTTP names are case-insensitive)."""
 
@@ -239,27 +242,27 @@ class Argument:
         if raw is None:
             if self.default is not _MISSING:
                 return self.default
-            raise InvalidRequest([{"loc": (where, self.name), "msg": "Field required", "type": "missing"}])
+            raise self._invalid(where, "missing", "Field required")
         return self._checked(where, raw)
 
     def _checked(self, where: str, raw: str) -> Any:
         spec = self.marker.spec
         if self.kind is int:
             if not _DIGITS.fullmatch(raw) or len(raw) > 20:
-                raise InvalidRequest([{"loc": (where, self.name), "type": "int_parsing",
-                                       "msg": "Input should be a valid integer"}])
+                raise self._invalid(where, "int_parsing", "Input should be a valid integer")
             number = int(raw)
-            for bound, fails, words in (("ge", lambda n, b: n < b, "greater than or equal to"),
-                                        ("le", lambda n, b: n > b, "less than or equal to")):
-                if bound in spec and fails(number, spec[bound]):
-                    raise InvalidRequest([{"loc": (where, self.name), "type": f"{'greater' if bound == 'ge' else 'less'}"
-                                           f"_than_equal", "msg": f"Input should be {words} {spec[bound]}"}])
+            if "ge" in spec and number < spec["ge"]:
+                raise self._invalid(where, "greater_than_equal", f"Input should be greater than or equal to {spec['ge']}")
+            if "le" in spec and number > spec["le"]:
+                raise self._invalid(where, "less_than_equal", f"Input should be less than or equal to {spec['le']}")
             return number
         pattern = spec.get("pattern")
         if pattern and not re.search(pattern, raw):
-            raise InvalidRequest([{"loc": (where, self.name), "type": "string_pattern_mismatch",
-                                   "msg": f"String should match pattern '{pattern}'"}])
+            raise self._invalid(where, "string_pattern_mismatch", f"String should match pattern '{pattern}'")
         return raw
+
+    def _invalid(self, where: str, kind: str, message: str) -> InvalidRequest:
+        return InvalidRequest([{"loc": (where, self.name), "type": kind, "msg": message}])
 
     def _body(self, request: Request) -> Any:
         text = request.body_text()
@@ -287,7 +290,7 @@ def _argument(name: str, parameter: inspect.Parameter, annotation: Any, path_nam
     if marker is None:
         marker = Path() if name in path_names else Query()
     optional = False
-    if typing.get_origin(declared) in (typing.Union, getattr(__import__("types"), "UnionType", ())):
+    if typing.get_origin(declared) in (typing.Union, types.UnionType):
         members = [m for m in typing.get_args(declared) if m is not type(None)]
         optional = len(members) < len(typing.get_args(declared))
         declared = members[0] if len(members) == 1 else declared
