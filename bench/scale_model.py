@@ -653,8 +653,22 @@ def _run(rng: random.Random, figures: list[Figure]) -> list[Figure]:
                           f"newest, they took {float(sum(moving_page_reads.values()) / all_rcu):.2%} of the reads, "
                           f"left out of the ranking above"))
     figures += _cached_reads(per_op_usage, done, handler_seconds, dynamodb_seconds, payments)
-    figures += _costs(per_op_usage, done, handler_seconds, dynamodb_seconds, payments, scale)
+    figures += _costs(per_op_usage, done, handler_seconds, dynamodb_seconds, payments, scale,
+                      _indexer_per_event(chunks, total.events, payments, table_wcu))
     return figures
+
+
+def _indexer_per_event(chunks: list[ChunkListing], events: Counter, payments: int,
+                       table_wcu: Decimal | int) -> tuple[float, float]:
+    """(chunk WCU, indexer invocations) per event written, at scale: what the indexer adds to the cost of the
+    operations that write events, in proportion to their events."""
+    written = sum(events.values())
+    if not chunks or not written or not payments:
+        return 0.0, 0.0
+    per_payment = written / payments
+    wcu_per_payment = sum(c.chunks_per_payment * c.wcu_per_chunk for c in chunks)
+    batches, _ = stream_batches_per_payment(per_payment, float(table_wcu) / payments)
+    return wcu_per_payment / per_payment, batches / per_payment
 
 
 def indexer_settings() -> tuple[int, float]:
@@ -808,8 +822,12 @@ def _cached_reads(per_op_usage: dict[str, Usage], done: Counter, handler_seconds
 
 
 def _costs(per_op_usage: dict[str, Usage], done: Counter, handler_seconds: Counter, dynamodb_seconds: Counter,
-           payments: int, scale: float) -> list[Figure]:
+           payments: int, scale: float, indexer: tuple[float, float] = (0.0, 0.0)) -> list[Figure]:
+    """On-demand costs; each operation that writes events also pays the indexer's chunk writes and invocations
+    for them (`indexer`: per event), though not the indexer's compute time, which is not measured here (a few
+    milliseconds a batch of about 150 events: under a cent per million payments at 512 MB)."""
     memory_gb = int(template.load()["Globals"]["Function"].get("MemorySize", 128)) / 1024
+    chunk_wcu_per_event, invocations_per_event = indexer
 
     def cost(names: list[str]) -> tuple[float, float, float]:
         db = lam = api = 0.0
@@ -817,10 +835,13 @@ def _costs(per_op_usage: dict[str, Usage], done: Counter, handler_seconds: Count
             usage, n = per_op_usage[name], done[name]
             if not n:
                 continue
-            db += float(sum(usage.wcu.values())) * PRICE_WRU + float(sum(usage.rcu.values())) * PRICE_RRU
+            events = sum(usage.events.values())
+            db += (float(sum(usage.wcu.values())) + events * chunk_wcu_per_event) * PRICE_WRU \
+                + float(sum(usage.rcu.values())) * PRICE_RRU
             own_ms = (handler_seconds[name] - dynamodb_seconds[name]) * 1000
             billed_ms = own_ms + _per_request_latency_ms(usage.requests)
-            lam += billed_ms / 1000 * memory_gb * PRICE_GB_SECOND_ARM + n * PRICE_LAMBDA_REQUEST
+            lam += billed_ms / 1000 * memory_gb * PRICE_GB_SECOND_ARM \
+                + (n + events * invocations_per_event) * PRICE_LAMBDA_REQUEST
             api += n * PRICE_API_REQUEST
         return db, lam, api
 
@@ -831,7 +852,8 @@ def _costs(per_op_usage: dict[str, Usage], done: Counter, handler_seconds: Count
     return [
         Figure("f", "cost per million payments (the payments alone)",
                f"${pay_db + pay_lam + pay_api:,.2f}", "", None,
-               f"DynamoDB ${pay_db:,.2f}, Lambda ${pay_lam:,.2f}, API Gateway ${pay_api:,.2f}"),
+               f"DynamoDB ${pay_db:,.2f}, Lambda ${pay_lam:,.2f}, API Gateway ${pay_api:,.2f}; with the event "
+               f"indexer's chunk writes ({chunk_wcu_per_event:.3f} WCU an event) and invocations, not its compute"),
         Figure("f", "cost per million payments (the whole mix / its payments)",
                f"${all_db + all_lam + all_api:,.2f}", "", None,
                f"DynamoDB ${all_db:,.2f}, Lambda ${all_lam:,.2f}, API Gateway ${all_api:,.2f}; "

@@ -40,9 +40,29 @@ def test_the_table_puts_each_figure_beside_its_target_and_verdict():
     assert len(starts) == 1  # the value column is aligned
 
 
+def test_the_cost_of_an_operation_includes_the_indexers_chunk_writes_for_its_events():
+    """Given the same run's chunks, then each event costs its share of them: the chunk WCU of all listings per
+    payment over the events per payment, and one indexer invocation per stream batch over its events."""
+    from collections import Counter
+    from decimal import Decimal
+
+    from bench import scale_model
+
+    events = Counter({("default", "payment.captured"): 100, ("default", "gift_card.balance_changed"): 200})
+    chunks = scale_model.event_chunks(events, 100, Decimal(1800))
+    wcu_per_event, invocations_per_event = scale_model._indexer_per_event(chunks, events, 100, Decimal(1800))
+    assert wcu_per_event == pytest.approx(sum(c.chunks_per_payment * c.wcu_per_chunk for c in chunks) / 3)
+    assert 0 < wcu_per_event < 0.2                  # a chunk of ~167 ids, ~5 WCU, in 3 listings: far under 1
+    assert invocations_per_event == pytest.approx(1 / 167, rel=0.01)
+    assert scale_model._indexer_per_event([], Counter(), 100, 0) == (0.0, 0.0)
+
+
 def test_expected_minimum_requests_follow_the_access_pattern():
     assert requests_per_route.expected_calls("get_user", "GET") == 1
     assert requests_per_route.expected_calls("update_user", "PATCH") == 1
+    # an issuer key's PATCH of a product reads the stored issuer first; a card's state change writes its event
+    assert requests_per_route.expected_calls("update_product", "PATCH") == 2
+    assert requests_per_route.expected_calls("update_gift_card", "PATCH") == 2
     assert requests_per_route.expected_calls("create_user", "POST") == 2   # + the integer id counter
     # natural ids resolve through their guards: two dependent BatchGetItem, then the payment's transaction
     assert requests_per_route.expected_calls("checkout_quote", "POST") == 2
