@@ -114,8 +114,8 @@ def lambda_entry(app: Resolver, clients: tuple[str, ...] = ("dynamodb",)) -> Cal
 
 def _refuse_before_routing(event: dict, scopes: tuple[str, ...]) -> dict | None:
     """Checks made on the raw event, before the resolver reads the body: the caller's scope (401/403
-    must not depend on what the body holds), then the media type (curl -d without -H sends a form).
-    A JSON media type in any letter case is normalised to what the resolver expects."""
+    must not depend on what the body holds), then the media type (curl -d without -H sends a form): none,
+    or a JSON media type in any letter case, is read as JSON."""
     request = str((event.get("requestContext") or {}).get("requestId", ""))
     context = _authorizer_context(event)
     if not context.get("key_id") or not context.get("program_id"):
@@ -130,7 +130,7 @@ def _refuse_before_routing(event: dict, scopes: tuple[str, ...]) -> dict | None:
         if not isinstance(value, str) or not _PATH_ID.fullmatch(value):
             return _raw_error(request, 404, "not_found", "No such resource")
     repeated = _repeated(event.get("multiValueQueryStringParameters") or {})
-    if repeated:  # before the resolver's validation, which would call a repeated text parameter "not a string"
+    if repeated:  # the resolver reads one value of each parameter: a repeated one is refused, not half-read
         return _raw_error(request, 400, "unsupported_filter", f"Give each query parameter once: {', '.join(repeated)}",
                           [field_error(n, "given more than once", "repeated") for n in repeated])
     if not event.get("body"):
@@ -138,13 +138,7 @@ def _refuse_before_routing(event: dict, scopes: tuple[str, ...]) -> dict | None:
     headers = event.get("headers") or {}
     name = next((k for k in headers if str(k).lower() == "content-type"), None)
     media_type = str(headers.get(name, "")).split(";", 1)[0].strip().lower() if name else ""
-    if not media_type:
-        return _refuse_non_utf8(event, request)
-    if media_type == JSON or media_type.endswith("+json"):
-        headers[name] = JSON
-        for key in list(event.get("multiValueHeaders") or {}):
-            if str(key).lower() == "content-type":
-                event["multiValueHeaders"][key] = [JSON]
+    if not media_type or media_type == JSON or media_type.endswith("+json"):
         return _refuse_non_utf8(event, request)
     return _raw_error(request, 415, "unsupported_media_type",
                       f"Content-Type {media_type} is not accepted; send application/json",
