@@ -4,12 +4,11 @@ unavailable) is reported and stays on the dead-letter queue: nothing is lost."""
 
 from typing import Any
 
-from pydantic import ValidationError
-
 from flexigift.aws import register_restore_hook, warm
 from flexigift.logic.deliver_orders import give_up, parse_message
 from flexigift.observability import logger, metrics, tracer
 from flexigift.partial_batch import sqs_batch_response
+from flexigift.shapes import ValidationError
 
 warm("dynamodb")  # in Lambda only: the clients this function uses, created during init
 register_restore_hook()

@@ -113,6 +113,8 @@ def declared_to_powertools(app: Any) -> Any:
     from aws_lambda_powertools.event_handler import APIGatewayRestResolver
     from aws_lambda_powertools.event_handler.openapi import params
 
+    from local.pydantic_twin import in_pydantic
+
     markers = {"path": params.Path, "query": params.Query, "body": params.Body}
     resolver = APIGatewayRestResolver(enable_validation=True)
     for route in app.routes:
@@ -120,7 +122,7 @@ def declared_to_powertools(app: Any) -> Any:
         for argument in route.arguments:
             annotation = argument.annotation
             if typing.get_origin(annotation) is typing.Annotated:
-                declared = typing.get_args(annotation)[0]
+                declared = in_pydantic(typing.get_args(annotation)[0])
                 annotation = typing.Annotated[declared, markers[argument.marker.where](**argument.marker.spec)]
             parameters.append(inspect.Parameter(argument.name, inspect.Parameter.POSITIONAL_OR_KEYWORD,
                                                 default=argument.default, annotation=annotation))
@@ -131,7 +133,7 @@ def declared_to_powertools(app: Any) -> Any:
         operation.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
         operation.__name__ = route.function.__name__
         operation.__doc__ = route.function.__doc__
-        resolver.route(route.path, route.method, **route.options)(operation)
+        resolver.route(route.path, route.method, **in_pydantic(route.options))(operation)
     return resolver
 
 

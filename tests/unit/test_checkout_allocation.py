@@ -8,12 +8,12 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from pydantic import ValidationError
 
 from flexigift.errors import BadRequest, ValidationFailed
 from flexigift.logic.allocation import CardFunds, Line, allocate, spending_order, unusable_reason
 from flexigift.logic.idempotency import check_idempotency_key
 from flexigift.models.checkout import PaymentCreate, QuoteRequest, RefundCreate
+from flexigift.shapes import ValidationError
 
 TODAY = date(2025, 6, 15)
 D = Decimal

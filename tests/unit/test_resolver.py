@@ -8,11 +8,11 @@ import json
 from typing import Annotated, Optional
 
 import pytest
-from pydantic import Field
 
 from flexigift import api
 from flexigift.errors import Conflict
 from flexigift.models.common import RequestModel
+from flexigift.shapes import Field
 
 
 class Thing(RequestModel):

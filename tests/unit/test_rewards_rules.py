@@ -9,13 +9,13 @@ import re
 from datetime import date
 
 import pytest
-from pydantic import ValidationError
 
 from flexigift.delivery.reward_email import render_reward_email
 from flexigift.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from flexigift.logic import order_rules as rules
 from flexigift.logic.refresh_catalog import FeedRejected, content_hash, validate_feed
 from flexigift.models.rewards import DeliveryMessage, FeedEntry, OrderRequest
+from flexigift.shapes import ValidationError
 from tests.rewards_support import SEED_LOWES, entry, feed_bytes, sample_feed
 
 LOWES = {**SEED_LOWES, "country": "US", "available": True}

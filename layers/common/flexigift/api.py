@@ -3,7 +3,7 @@ error shape, JSON responses with Decimal money, pagination links. Nothing else b
 
 The resolver is the project's own, not Powertools' APIGatewayRestResolver: each function serves one
 operation, so routing is one pattern; what a request needs is its parameters bound and checked (a path id,
-query text, a body parsed into its pydantic model) and every failure turned into the one error shape.
+query text, a body parsed into its model (flexigift.shapes)) and every failure turned into the one error shape.
 Powertools' resolver cost each cold start about 35 ms of imports (every resolver kind, its event classes,
 its OpenAPI machinery) and pydantic work at route registration, which a one-route function never uses. The
 routes are declared as before (`@app.get(path, operation_id=..., responses=...)`, parameters as
@@ -204,7 +204,7 @@ class Request:
 
 
 class InvalidRequest(Exception):
-    """Parameters that do not satisfy the operation's declaration: errors as pydantic words them (loc, msg,
+    """Parameters that do not satisfy the operation's declaration: errors as pydantic words them (and flexigift.shapes) (loc, msg,
     type), the location first (path, query, body)."""
 
     def __init__(self, errors: list[dict[str, Any]]) -> None:
@@ -267,7 +267,7 @@ class Argument:
         data = jsonio.loads(text)
         if data is None and self.optional:
             return None
-        from pydantic import ValidationError  # the body's model is pydantic: imported with it already
+        from flexigift.shapes import ValidationError
 
         try:
             return self.kind.model_validate(data)  # type: ignore[union-attr]

@@ -6,12 +6,10 @@ import json
 import os
 from functools import lru_cache
 
-from pydantic import BaseModel, ConfigDict, Field
+from flexigift.shapes import BaseModel, Field
 
 
 class Settings(BaseModel):
-    model_config = ConfigDict(defer_build=True)  # built when first read, not in every cold start's import
-
     table_name: str = Field(min_length=1)
     service: str = "flexigift"
     stage: str = "dev"

@@ -12,11 +12,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import ValidationError
-
 from flexigift.delivery.queue import enqueue_delivery
 from flexigift.models.rewards import DeliveryMessage
 from flexigift.observability import logger, metrics
+from flexigift.shapes import ValidationError
 from flexigift.store import keys
 
 REWARD_EMAIL = "reward_email"

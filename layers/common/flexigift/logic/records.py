@@ -8,9 +8,8 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Generic, Mapping, TypeVar
 
-from pydantic import BaseModel
-
 from flexigift.errors import Conflict, FlexigiftError, NotFound, ValidationFailed, field_error
+from flexigift.shapes import BaseModel
 from flexigift.store import wallet
 from flexigift.store.table import Transaction, TransactionCancelled
 

@@ -13,11 +13,10 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import ValidationError
-
 from flexigift import jsonio
 from flexigift.models.rewards import FeedEntry, RefreshReport, RejectedEntry
 from flexigift.observability import logger, metrics
+from flexigift.shapes import ValidationError
 from flexigift.store import rewards as store
 from flexigift.store.wallet import now_iso
 from flexigift.supplier_feed import read_feed

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Optional, get_args
 
-from pydantic import Field, model_validator
-
 from flexigift.models.common import Identifier, RequestModel, ResponseModel, ShortText, Text, example
+from flexigift.shapes import Field, model_validator
 
 Scope = Literal["wallet:read", "wallet:write", "issuer", "checkout", "rewards:read", "rewards:order", "webhooks", "admin"]
 SCOPES: tuple[str, ...] = get_args(Scope)

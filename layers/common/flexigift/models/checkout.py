@@ -7,8 +7,6 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Optional
 
-from pydantic import BeforeValidator, Field, StrictBool, field_validator, model_validator
-
 from flexigift.models.common import (
     DOG_BED,
     JACK,
@@ -23,6 +21,7 @@ from flexigift.models.common import (
     integral_number,
     money_number,
 )
+from flexigift.shapes import BeforeValidator, Field, StrictBool, field_validator, model_validator
 
 Quantity = Annotated[int, Field(strict=True, ge=1, le=100), BeforeValidator(integral_number)]
 PositiveMoney = Annotated[Money, Field(gt=0)]

@@ -7,7 +7,16 @@ from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, WithJsonSchema
+from flexigift.shapes import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    WithJsonSchema,
+    validate_email,
+)
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -81,11 +90,8 @@ IsoDate = Annotated[date, BeforeValidator(_iso_date_input)]
 
 
 def _email_address(value: str) -> str:
-    # pydantic's own EmailStr check (the same rules, normal form and message), imported when an address is
-    # first checked: a model holding EmailStr imports email-validator as it is built, which cost every
-    # handler's cold start about 50 ms, most of them never reading an address.
-    from pydantic.networks import validate_email
-
+    # pydantic's EmailStr rules (shapes.validate_email; the twins use pydantic's own), email-validator imported
+    # when an address is first checked: most handlers never read one.
     return validate_email(value)[1]
 
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Any, Literal, Optional
 
-from pydantic import Field, field_validator
-
 from flexigift.models.common import RequestModel, ResponseModel, example
+from flexigift.shapes import Field, field_validator
 
 
 class EventType(StrEnum):

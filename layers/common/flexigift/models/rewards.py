@@ -11,7 +11,16 @@ import re
 from enum import Enum, IntEnum
 from typing import Annotated, Any, Literal, Optional
 
-from pydantic import (
+from flexigift.models.common import (
+    LAZY,
+    EmailAddress,
+    Identifier,
+    RequestModel,
+    ResponseModel,
+    example,
+    integral_number,
+)
+from flexigift.shapes import (
     AfterValidator,
     BaseModel,
     BeforeValidator,
@@ -21,16 +30,6 @@ from pydantic import (
     StrictInt,
     StringConstraints,
     model_validator,
-)
-
-from flexigift.models.common import (
-    LAZY,
-    EmailAddress,
-    Identifier,
-    RequestModel,
-    ResponseModel,
-    example,
-    integral_number,
 )
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # newlines and tabs are fine in prose

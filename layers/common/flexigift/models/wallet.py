@@ -7,8 +7,6 @@ from decimal import Decimal
 from enum import Enum
 from typing import Annotated, Optional
 
-from pydantic import Field, field_validator
-
 from flexigift.models.common import (
     DOG_BED,
     JACK,
@@ -27,6 +25,7 @@ from flexigift.models.common import (
     money_number,
     money_string,
 )
+from flexigift.shapes import Field, field_validator
 
 CardIdList = Annotated[list[Identifier], Field(max_length=25)]
 
