@@ -144,9 +144,15 @@ security: $(VENV)/.installed $(VENV_SAM)/.installed $(VENV_AUDIT)/.installed
 	done
 	$(PY) .ci/advisories.py $(ADVISORIES_IGNORE) $(ADVISORIES_FLAGS) $(VENV) $(VENV_SAM) $(VENV_AUDIT)
 
+# Lambda's code directories are read-only, so Python cannot cache bytecode there: every module shipped as
+# source alone is compiled again at every cold start. sam build copies the project's modules as source; they
+# are compiled in the build output (hash-checked, unchecked: a zip's timestamps cannot be trusted).
+COMPILE_BUILD = $(VENV_SAM)/bin/python -m compileall -q -j 0 --invalidation-mode unchecked-hash
+
 build: $(VENV_SAM)/.installed
 	PATH="$(dir $(PYTHON)):$$PATH" $(VENV_SAM)/bin/sam build --template template.yaml 2>&1 \
 	  | grep -vE '^\s*$$|Commands you can use next|\[\*\]' ; test $${PIPESTATUS[0]} -eq 0
+	$(COMPILE_BUILD) .aws-sam/build
 
 # The application built for this machine's architecture (beside the arm64 deployment build), which
 # tests/e2e/test_rie.py runs function by function under the Lambda Runtime Interface Emulator (local/rie.py).
@@ -155,6 +161,7 @@ rie-build: $(VENV)/.installed $(VENV_SAM)/.installed $(VENV_RIE)/.installed
 	PATH="$(dir $(PYTHON)):$$PATH" $(VENV_SAM)/bin/sam build --template .aws-sam/template-native.yaml \
 	  --build-dir .aws-sam/build-native 2>&1 | grep -vE '^\s*$$|Commands you can use next|\[\*\]' ; \
 	  test $${PIPESTATUS[0]} -eq 0
+	$(COMPILE_BUILD) .aws-sam/build-native
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check layers functions local tests .ci

@@ -6,11 +6,10 @@ effect (store.events' docstring)."""
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBStreamEvent
-
 from flexigift.aws import register_restore_hook, warm
 from flexigift.observability import logger, metrics, tracer
 from flexigift.store.events import index_batch
+from flexigift.store.stream import new_image
 
 warm("dynamodb")  # in Lambda only: the clients this function uses, created during init
 register_restore_hook()
@@ -20,8 +19,8 @@ register_restore_hook()
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)
 def handler(event: dict, context: Any) -> dict:
-    records = list(DynamoDBStreamEvent(event).records)
-    listed, chunks, skipped = index_batch([r.dynamodb.new_image if r.dynamodb else {} for r in records])
+    records = event.get("Records") or []
+    listed, chunks, skipped = index_batch([new_image(record) for record in records])
     metrics.add_metric(name="EventsListed", unit="Count", value=listed)
     if skipped:
         logger.error("stream records that are not readable events left out", extra={"skipped": skipped})

@@ -110,3 +110,21 @@ def test_every_function_of_the_build_answers_its_event_under_the_runtime_emulato
         assert not failures, "\n\n".join(failures)
     finally:
         stack.stop()
+
+
+def test_the_build_ships_the_projects_modules_compiled(built: Path):
+    """Given the build output (`make rie-build`, which `make build` matches), then every module of the layer's
+    flexigift package and of a function's code has its bytecode beside it, hash-based and unchecked: Lambda's
+    code directories are read-only, so a module shipped as source alone is compiled again at every cold start,
+    and a zip's timestamps cannot validate a timestamp-based .pyc."""
+    layer = built / "CommonLayer" / "python" / "flexigift"
+    function = next(path for path in built.iterdir() if path.name == "GetUserFunction")
+    sources = sorted(layer.rglob("*.py")) + sorted(function.glob("*.py"))
+    assert len(sources) > 50
+    uncompiled = []
+    for source in sources:
+        compiled = source.parent / "__pycache__" / f"{source.stem}.cpython-312.pyc"
+        flags = int.from_bytes(compiled.read_bytes()[4:8], "little") if compiled.exists() else None
+        if flags != 0b01:  # PEP 552: hash-based (bit 0), not checked against the source (bit 1 clear)
+            uncompiled.append(f"{source.relative_to(built)}: {'no .pyc' if flags is None else f'flags {flags}'}")
+    assert not uncompiled, uncompiled

@@ -17,7 +17,8 @@ sys.path[:0] = [sys.argv[1], sys.argv[2]]
 import importlib
 module = importlib.import_module(sys.argv[3])
 from flexigift.observability import tracer
-HEAVY = ("aws_xray_sdk", "email_validator", "aws_lambda_powertools.event_handler", "aws_lambda_powertools.utilities.batch")
+HEAVY = ("aws_xray_sdk", "email_validator", "pydantic", "aws_lambda_powertools.event_handler",
+         "aws_lambda_powertools.utilities.batch", "aws_lambda_powertools.utilities.data_classes")
 print(json.dumps({"modules": sorted(m for m in sys.modules if m.split(".")[0] in HEAVY or ".".join(m.split(".")[:2]) in HEAVY
                                     or ".".join(m.split(".")[:3]) in HEAVY),
                   "tracer": type(tracer).__name__}))
@@ -34,11 +35,13 @@ def import_handler(module: str, **env: str) -> dict:
 
 
 @pytest.mark.parametrize("module", ["get_user", "create_user", "create_payment", "create_reward_order", "route_fallback",
-                                    "authorizer", "deliver_reward_emails", "fail_reward_deliveries"])
+                                    "authorizer", "deliver_reward_emails", "fail_reward_deliveries",
+                                    "relay_outbox", "index_events"])
 def test_with_tracing_off_a_handler_loads_neither_the_xray_sdk_nor_email_validator(module):
     """Given tracing off (POWERTOOLS_TRACE_DISABLED, or outside Lambda), when a handler is imported, then
     neither the X-Ray SDK nor email-validator is loaded: both cost cold-start time no such request needs; nor
-    Powertools' HTTP resolvers or batch utilities (flexigift.api and flexigift.partial_batch do their work)."""
+    pydantic (flexigift.shapes runs the models), nor Powertools' HTTP resolvers, batch utilities or event
+    classes (flexigift.api, flexigift.partial_batch and store.stream do their work)."""
     loaded = import_handler(module, LAMBDA_TASK_ROOT="/var/task", POWERTOOLS_TRACE_DISABLED="true")
     assert loaded == {"modules": [], "tracer": "Untraced"}
     assert import_handler(module)["tracer"] == "Untraced"  # outside Lambda: Powertools' rule, off

@@ -24,7 +24,6 @@ import json
 import re
 import types
 import typing
-from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Callable, ClassVar, Literal
@@ -99,48 +98,61 @@ def Field(default: Any = _UNSET, **options: Any) -> Any:  # noqa: N802 - pydanti
     return FieldInfo(default, **options)
 
 
-@dataclass(frozen=True)
+# Annotated metadata. Plain classes, compared and hashed by identity (typing hashes Annotated metadata): a
+# dataclass each would cost the import a few milliseconds of code generation.
+
+
 class StringConstraints:
-    strip_whitespace: bool | None = None
-    min_length: int | None = None
-    max_length: int | None = None
-    pattern: str | None = None
+    __slots__ = ("strip_whitespace", "min_length", "max_length", "pattern")
+
+    def __init__(self, *, strip_whitespace: bool | None = None, min_length: int | None = None,
+                 max_length: int | None = None, pattern: str | None = None) -> None:
+        self.strip_whitespace, self.min_length, self.max_length, self.pattern = \
+            strip_whitespace, min_length, max_length, pattern
 
 
-@dataclass(frozen=True)
-class AfterValidator:
-    func: Callable[[Any], Any]
+class _ValidatorFunction:
+    __slots__ = ("func",)
+
+    def __init__(self, func: Callable[[Any], Any]) -> None:
+        self.func = func
 
 
-@dataclass(frozen=True)
-class BeforeValidator:
-    func: Callable[[Any], Any]
+class AfterValidator(_ValidatorFunction):
+    __slots__ = ()
 
 
-@dataclass(frozen=True, eq=False)  # hashed by identity: typing hashes Annotated metadata, and a dict is not hashable
+class BeforeValidator(_ValidatorFunction):
+    __slots__ = ()
+
+
 class WithJsonSchema:
-    json_schema: Any
-    mode: Any = None
+    __slots__ = ("json_schema", "mode")
+
+    def __init__(self, json_schema: Any, mode: Any = None) -> None:
+        self.json_schema, self.mode = json_schema, mode
 
 
-@dataclass(frozen=True)
 class _Strict:
-    pass
+    __slots__ = ()
 
 
 StrictInt = Annotated[int, _Strict()]
 StrictBool = Annotated[bool, _Strict()]
 
 
-@dataclass
 class _FieldValidator:
-    fields: tuple[str, ...]
-    func: Any
+    __slots__ = ("fields", "func")
+
+    def __init__(self, fields: tuple[str, ...], func: Any) -> None:
+        self.fields, self.func = fields, func
 
 
-@dataclass
 class _ModelValidator:
-    func: Callable[[Any], Any]
+    __slots__ = ("func",)
+
+    def __init__(self, func: Callable[[Any], Any]) -> None:
+        self.func = func
 
 
 def field_validator(*fields: str, mode: str = "after") -> Callable[[Any], _FieldValidator]:
@@ -590,13 +602,13 @@ def _base_check(annotation: Any, config: dict[str, Any], strict: bool,
 # --- models --------------------------------------------------------------------------------------
 
 
-@dataclass
 class _Field:
-    name: str
-    check: Check
-    default: Any
-    default_factory: Callable[[], Any] | None
-    validators: list[Callable[[type, Any], Any]]
+    __slots__ = ("name", "check", "default", "default_factory", "validators")
+
+    def __init__(self, name: str, check: Check, default: Any, default_factory: Callable[[], Any] | None,
+                 validators: list[Callable[[type, Any], Any]]) -> None:
+        self.name, self.check, self.default, self.default_factory, self.validators = \
+            name, check, default, default_factory, validators
 
     @property
     def required(self) -> bool:
@@ -608,11 +620,12 @@ class _Field:
         return copy.deepcopy(self.default) if isinstance(self.default, (list, dict, set)) else self.default
 
 
-@dataclass
 class _Compiled:
-    fields: dict[str, _Field]
-    model_validators: list[Callable[[Any], Any]]
-    forbid_extra: bool
+    __slots__ = ("fields", "model_validators", "forbid_extra")
+
+    def __init__(self, fields: dict[str, _Field], model_validators: list[Callable[[Any], Any]],
+                 forbid_extra: bool) -> None:
+        self.fields, self.model_validators, self.forbid_extra = fields, model_validators, forbid_extra
 
 
 def _field_validator_call(func: Any) -> Callable[[type, Any], Any]:
