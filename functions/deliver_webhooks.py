@@ -8,12 +8,15 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from flexigift.aws import client
+from flexigift.aws import client, register_restore_hook, warm
 from flexigift.logic.deliver_webhooks import Result, handle_message
 from flexigift.observability import logger, metrics, tracer
 from flexigift.settings import get_settings
 
 MAX_VISIBILITY = 12 * 3600   # SQS's limit
+
+warm("dynamodb", "sqs", "kms")  # in Lambda only: the clients this function uses, created during init
+register_restore_hook()
 
 
 def _one(record: dict[str, Any]) -> Result | None:

@@ -4,11 +4,17 @@ network call (the warm-up request is answered inside botocore)."""
 
 from __future__ import annotations
 
+import gc
+import json
+import os
 import random
+import subprocess
+import sys
 
 import pytest
 
 from flexigift import aws
+from local import lambda_runtime, template
 
 
 @pytest.fixture
@@ -21,6 +27,7 @@ def fresh(monkeypatch):
     aws.reset_clients()
     yield
     aws.reset_clients()
+    gc.unfreeze()  # warm() froze the test process's objects, as it freezes a function's init
 
 
 def test_outside_lambda_warming_creates_no_client(fresh, monkeypatch):
@@ -85,3 +92,31 @@ def test_a_functions_clients_come_from_one_session_which_a_restore_replaces(fres
     aws.on_restore()
     assert len(made) == 2 and aws._session() is made[1] is not session
     assert aws._WARMED == ["dynamodb", "sqs", "kms"]
+
+
+GC_PROBE = """
+import gc, importlib, json, sys
+paths, module = json.loads(sys.argv[1])
+sys.path[:0] = paths
+importlib.import_module(module)
+print(json.dumps({"enabled": gc.isenabled(), "frozen": gc.get_freeze_count()}))
+"""
+
+
+@pytest.mark.parametrize("fn", sorted(template.functions().values(), key=lambda f: f.module), ids=lambda f: f.module)
+def test_every_function_ends_its_init_with_the_garbage_collector_on_and_inits_objects_frozen(fn):
+    """Given a function imported as Lambda imports it (a fresh interpreter, AWS_LAMBDA_FUNCTION_NAME set: the
+    collector is paused while flexigift loads and clients are made), when its module's init is over, then the
+    cyclic garbage collector runs again and what init made is frozen: no function may leave it paused for the
+    environment's life."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("POWERTOOLS_", "AWS_", "LAMBDA_"))}
+    env.pop("PYTHONPATH", None)
+    env.update({"AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                "TABLE_NAME": "flexigift-unit", "POWERTOOLS_TRACE_DISABLED": "true",
+                "AWS_LAMBDA_FUNCTION_NAME": f"flexigift-{fn.logical_id}"})
+    argument = json.dumps([lambda_runtime.code_paths([fn]), fn.module])
+    out = subprocess.run([sys.executable, "-c", GC_PROBE, argument], env=env, cwd="/", capture_output=True,  # noqa: S603
+                         text=True, check=True).stdout
+    state = json.loads(out.strip().splitlines()[-1])
+    assert state["enabled"] is True
+    assert state["frozen"] > 10_000  # boto3 and the function's modules

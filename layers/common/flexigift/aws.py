@@ -71,6 +71,16 @@ def warm(*services: str) -> None:
             _one_request_without_network(created)
         if service not in _WARMED:
             _WARMED.append(service)
+    _end_of_init()
+
+
+def _end_of_init() -> None:
+    """Init is over: what it made stays for the environment's life, so collections skip it from now on, and
+    the collector paused for init (flexigift/__init__.py) runs again."""
+    import gc
+
+    gc.freeze()
+    gc.enable()
 
 
 def _fill_abc_caches() -> None:
