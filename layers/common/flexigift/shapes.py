@@ -48,9 +48,6 @@ class ValidationError(ValueError):
     def errors(self, *, include_input: bool = True) -> list[dict[str, Any]]:
         return [{k: v for k, v in error.items() if include_input or k != "input"} for error in self._errors]
 
-    def error_count(self) -> int:
-        return len(self._errors)
-
 
 class CustomError(ValueError):
     """Raised by a validator function for an error with its own type and message (no "Value error, ")."""
@@ -79,6 +76,7 @@ ConfigDict = dict  # ConfigDict(LAZY, extra="forbid") merges as pydantic's Typed
 
 _UNSET: Any = object()
 _CONSTRAINTS = ("gt", "ge", "lt", "le", "min_length", "max_length", "pattern")
+_DOCUMENTATION = ("description", "title", "examples", "json_schema_extra")  # the OpenAPI document's, not ours
 
 
 class FieldInfo:
@@ -87,6 +85,9 @@ class FieldInfo:
 
     def __init__(self, default: Any = _UNSET, *, default_factory: Callable[[], Any] | None = None,
                  strict: bool | None = None, **options: Any) -> None:
+        unknown = set(options) - set(_CONSTRAINTS) - set(_DOCUMENTATION)
+        if unknown:  # a misspelt constraint must not be a constraint silently not checked
+            raise TypeError(f"Field() got options flexigift.shapes does not implement: {sorted(unknown)}")
         self.default = default
         self.default_factory = default_factory
         self.strict = strict
@@ -188,26 +189,19 @@ def _plural(count: int, word: str) -> str:
     return f"{count} {word}" + ("" if count == 1 else "s")
 
 
-def _number(limit: Any) -> str:
-    return str(limit)
-
-
-def _constraint_checks(constraints: dict[str, Any], strings: bool) -> list[Check]:
+def _constraint_checks(constraints: dict[str, Any]) -> list[Check]:
     """Field(ge=..., max_length=..., ...) applied to what the validator before it made."""
-    checks: list[Check] = []
-    for name, limit in constraints.items():
-        checks.append(_constraint(name, limit, strings))
-    return checks
+    return [_constraint(name, limit) for name, limit in constraints.items()]
 
 
-def _constraint(name: str, limit: Any, strings: bool) -> Check:
+def _constraint(name: str, limit: Any) -> Check:
     def check(value: Any, loc: tuple) -> Any:
         if name in ("gt", "ge", "lt", "le"):
             ok = {"gt": value > limit, "ge": value >= limit, "lt": value < limit, "le": value <= limit}[name]
             if not ok:
                 words = {"gt": ("greater_than", "greater than"), "ge": ("greater_than_equal", "greater than or equal to"),
                          "lt": ("less_than", "less than"), "le": ("less_than_equal", "less than or equal to")}[name]
-                raise _error(loc, words[0], f"Input should be {words[1]} {_number(limit)}", value)
+                raise _error(loc, words[0], f"Input should be {words[1]} {limit}", value)
             return value
         if name == "pattern":
             if not _regex(limit).search(value):
@@ -248,7 +242,7 @@ def _string_check(strict: bool, constraints: StringConstraints | None) -> Check:
     limits = {} if constraints is None else {
         name: getattr(constraints, name) for name in ("min_length", "max_length", "pattern")
         if getattr(constraints, name) is not None}
-    checks = _constraint_checks(limits, strings=True)
+    checks = _constraint_checks(limits)
 
     def check(value: Any, loc: tuple) -> Any:
         if isinstance(value, (bytes, bytearray)):
@@ -467,7 +461,7 @@ def _enum_check(kind: type[enum.Enum]) -> Check:
 
 
 def _list_check(item: Check, max_length: int | None) -> Check:
-    too_long = _constraint("max_length", max_length, strings=False) if max_length is not None else None
+    too_long = _constraint("max_length", max_length) if max_length is not None else None
 
     def check(value: Any, loc: tuple) -> Any:
         if not isinstance(value, (list, tuple, set, frozenset)):
@@ -555,10 +549,10 @@ def compile_type(annotation: Any, config: dict[str, Any], extra: tuple[Any, ...]
                       if getattr(marker, n) is not None}
             if marker.strip_whitespace:
                 check = _chain(check, lambda value, loc: value.strip())
-            for step in _constraint_checks(limits, strings=True):
+            for step in _constraint_checks(limits):
                 check = _chain(check, step)
         elif isinstance(marker, FieldInfo):
-            for step in _constraint_checks(marker.constraints, strings=annotation is str):
+            for step in _constraint_checks(marker.constraints):
                 check = _chain(check, step)
         elif isinstance(marker, (WithJsonSchema, _Strict)):
             continue
@@ -779,11 +773,6 @@ class BaseModel:
 
     def model_dump_json(self, **options: Any) -> str:
         return json.dumps(self.model_dump(mode="json", **options), separators=(",", ":"), ensure_ascii=False)
-
-    def model_copy(self, *, update: dict[str, Any] | None = None) -> Any:
-        made = copy.copy(self)
-        made.__dict__.update(update or {})
-        return made
 
     def __eq__(self, other: object) -> bool:
         return type(other) is type(self) and _public(self.__dict__) == _public(other.__dict__)  # type: ignore[arg-type]
