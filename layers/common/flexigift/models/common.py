@@ -110,9 +110,8 @@ def money_string(value: Decimal) -> str:
     return f"{value.quantize(Decimal('0.01')):f}"
 
 
-# Every model is built on first use (defer_build), not at import: a handler's module imports the models of
-# its neighbours too, and building them all cost each cold start tens of milliseconds for models its
-# request never touches.
+# Every model is built on first use, not at import: a handler's module imports the models of its neighbours
+# too. flexigift.shapes always compiles on first use; defer_build says the same to the pydantic twins.
 LAZY = ConfigDict(defer_build=True)
 
 
