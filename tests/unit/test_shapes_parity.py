@@ -426,21 +426,13 @@ def _distinct(item: Any, index: int) -> Any:
 def _smaller(data: Any) -> typing.Iterator[Any]:
     """Inputs one step smaller than data: a key or list element dropped, a container emptied."""
     for path, value in list(_paths(data)):
-        if isinstance(value, dict):
-            for key in list(value):
+        if isinstance(value, (dict, list)):
+            for key in list(value) if isinstance(value, dict) else range(len(value)):
                 smaller = copy.deepcopy(data)
                 parent = smaller
                 for step in path:
                     parent = parent[step]
                 del parent[key]
-                yield smaller
-        elif isinstance(value, list):
-            for index in range(len(value)):
-                smaller = copy.deepcopy(data)
-                parent = smaller
-                for step in path:
-                    parent = parent[step]
-                del parent[index]
                 yield smaller
 
 

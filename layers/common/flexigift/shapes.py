@@ -26,7 +26,7 @@ import types
 import typing
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from typing import Annotated, Any, Callable, ClassVar, Literal
+from typing import Annotated, Any, Callable, ClassVar, Iterable, Literal
 
 __all__ = ["AfterValidator", "BaseModel", "BeforeValidator", "ConfigDict", "CustomError", "Field", "FieldInfo",
            "StrictBool", "StrictInt", "StringConstraints", "ValidationError", "WithJsonSchema", "field_validator",
@@ -468,15 +468,7 @@ def _list_check(item: Check, max_length: int | None) -> Check:
             raise _error(loc, "list_type", "Input should be a valid list", value)
         if too_long is not None:  # as pydantic: a list too long is refused for its length alone
             too_long(value, loc)
-        out, errors = [], []
-        for index, element in enumerate(value):
-            try:
-                out.append(item(element, (*loc, index)))
-            except _Invalid as exc:
-                errors.extend(exc.errors)
-        if errors:
-            raise _Invalid(errors)
-        return out
+        return _each(enumerate(value), lambda index, element: item(element, (*loc, index)))
 
     return check
 
@@ -485,17 +477,23 @@ def _dict_check(key: Check, item: Check) -> Check:
     def check(value: Any, loc: tuple) -> Any:
         if not isinstance(value, dict):
             raise _error(loc, "dict_type", "Input should be a valid dictionary", value)
-        out, errors = {}, []
-        for name, element in value.items():
-            try:
-                out[key(name, (*loc, name, "[key]"))] = item(element, (*loc, name))
-            except _Invalid as exc:
-                errors.extend(exc.errors)
-        if errors:
-            raise _Invalid(errors)
-        return out
+        return dict(_each(value.items(), lambda name, element: (key(name, (*loc, name, "[key]")),
+                                                                 item(element, (*loc, name)))))
 
     return check
+
+
+def _each(entries: Iterable[tuple[Any, Any]], check_one: Callable[[Any, Any], Any]) -> list[Any]:
+    """check_one(position, element) of every entry of a container: the values, or every entry's errors."""
+    out, errors = [], []
+    for position, element in entries:
+        try:
+            out.append(check_one(position, element))
+        except _Invalid as exc:
+            errors.extend(exc.errors)
+    if errors:
+        raise _Invalid(errors)
+    return out
 
 
 def _optional(inner: Check) -> Check:
