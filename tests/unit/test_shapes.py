@@ -44,3 +44,15 @@ def test_a_pattern_anchored_with_dollar_refuses_a_trailing_newline_as_pydantic_d
     with pytest.raises(shapes.ValidationError) as refused:
         Named.model_validate({"name": "user006\n"})
     assert [(e["loc"], e["type"]) for e in refused.value.errors()] == [(("name",), "string_pattern_mismatch")]
+
+
+def test_a_field_validator_of_a_field_the_model_lacks_is_refused():
+    """Given a validator naming a field the model does not have (a typo, a field renamed), then the model
+    refuses to compile instead of a check that would never run."""
+
+    class Card(shapes.BaseModel):
+        card_id: str
+        _checked = shapes.field_validator("card_ids")(lambda value: value)
+
+    with pytest.raises(TypeError, match="card_ids"):
+        Card.model_validate({"card_id": "c"})

@@ -677,6 +677,9 @@ class BaseModel:
             check = compile_type(hints[name], cls.model_config, (info,) if info.constraints else ())
             fields[name] = _Field(name, check, info.default, info.default_factory,
                                   [_field_validator_call(v.func) for v in field_validators.values() if name in v.fields])
+        unknown = {name for v in field_validators.values() for name in v.fields} - set(fields)
+        if unknown:  # pydantic refuses it too: a validator of a field that is not there would never run
+            raise TypeError(f"{cls.__name__}: field validators name fields it does not have: {sorted(unknown)}")
         return _Compiled(fields, [v.func for v in model_validators.values()],
                          cls.model_config.get("extra") == "forbid")
 
