@@ -50,7 +50,8 @@ BASELINE_INIT = """
 import boto3
 from botocore.config import Config
 client = boto3.session.Session().client("dynamodb", config=Config(retries={"max_attempts": 3, "mode": "standard"},
-                                                                  connect_timeout=3, read_timeout=10))
+                                                                  connect_timeout=3, read_timeout=10,
+                                                                  max_pool_connections=16))
 """
 
 BASELINE_PROBE = """

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -62,37 +63,51 @@ def all_functions_environment() -> dict[str, str]:
 
 @dataclass
 class CallCounter:
-    """DynamoDB API calls by operation name, counted through botocore's before-call events."""
+    """DynamoDB API calls by operation name, counted through botocore's before-call events (from any thread:
+    a sharded listing's Queries run side by side)."""
 
     counts: Counter = field(default_factory=Counter)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __call__(self, model: Any, **_: Any) -> None:
-        self.counts[model.name] += 1
+        with self._lock:
+            self.counts[model.name] += 1
 
     def take(self) -> Counter:
-        taken, self.counts = self.counts, Counter()
+        with self._lock:
+            taken, self.counts = self.counts, Counter()
         return taken
 
 
 @dataclass
 class CallClock:
-    """Seconds spent inside the application's DynamoDB calls, from botocore building the request to the
-    parsed answer (with moto in process, moto's own work is inside), so that a figure can tell the
-    application's own time from the client's and the backend's."""
+    """Seconds during which at least one of the application's DynamoDB calls was under way, from botocore
+    building the request to the parsed answer (with moto in process, moto's own work is inside), so that a
+    figure can tell the application's own time from the client's and the backend's. Calls made side by side
+    (a sharded listing's Queries) count once for the time they overlap: the wall time they took."""
 
     seconds: float = 0.0
-    _started: float | None = None
+    _in_flight: int = 0
+    _since: float = 0.0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def before(self, **_: Any) -> None:
-        self._started = time.perf_counter()
+        with self._lock:
+            if self._in_flight == 0:
+                self._since = time.perf_counter()
+            self._in_flight += 1
 
     def after(self, **_: Any) -> None:
-        if self._started is not None:
-            self.seconds += time.perf_counter() - self._started
-            self._started = None
+        with self._lock:
+            if self._in_flight == 0:
+                return
+            self._in_flight -= 1
+            if self._in_flight == 0:
+                self.seconds += time.perf_counter() - self._since
 
     def take(self) -> float:
-        taken, self.seconds = self.seconds, 0.0
+        with self._lock:
+            taken, self.seconds = self.seconds, 0.0
         return taken
 
 

@@ -79,6 +79,7 @@ import os
 import random
 import re
 import sys
+import threading
 import time
 import uuid
 from collections import Counter, defaultdict
@@ -87,7 +88,7 @@ from decimal import Decimal
 from typing import Any, Callable
 
 from bench.capacity import Index, indexes_of, item_size, read_units, write_costs, write_units
-from bench.moto_env import ACCOUNT, REGION, TABLE, moto_aws
+from bench.moto_env import ACCOUNT, REGION, TABLE, CallClock, moto_aws
 from bench.report import Figure
 from local import template
 
@@ -154,8 +155,9 @@ class Recorder:
         self.created: dict[tuple[str, str], int] = {}  # partition -> the operation whose new item first wrote it
         self.owners: dict[tuple[str, str, str], set[str | None]] = defaultdict(set)  # (w|r, where, partition)
         self.on = False
-        self.dynamodb_seconds = 0.0
-        self._pending: tuple[str, dict[str, Any], list[tuple[dict, dict | None]], float] | None = None
+        self._clock = CallClock()               # DynamoDB's share of the wall time (side-by-side calls once)
+        self._local = threading.local()         # each thread's call under way (a listing's Queries overlap)
+        self._lock = threading.Lock()
         self.shards: dict[str, tuple[str, int]] = {}  # a listing's shard partition -> (listing, its shards)
         # (w|r, "table", partition) -> units charged for each customer (None: for no one), see mixed_own_part
         self.by_owner: dict[tuple[str, str, str], Counter] = defaultdict(Counter)
@@ -227,14 +229,24 @@ class Recorder:
         if not self.on:
             return
         written = [(key, self._stored(key)) for key, _ in self._written_keys(model.name, params)]
-        self._pending = (model.name, copy.deepcopy(params), written, time.perf_counter())
+        self._local.pending = (model.name, copy.deepcopy(params), written)
+        self._clock.before()
 
     def after(self, model: Any, parsed: dict[str, Any], **_: Any) -> None:
-        if not self.on or self._pending is None:
+        pending = getattr(self._local, "pending", None)
+        if not self.on or pending is None:
             return
-        name, params, written, started = self._pending
-        self._pending = None
-        self.dynamodb_seconds += time.perf_counter() - started
+        self._local.pending = None
+        self._clock.after()
+        with self._lock:
+            self._charge(*pending, parsed)
+
+    @property
+    def dynamodb_seconds(self) -> float:
+        return self._clock.seconds
+
+    def _charge(self, name: str, params: dict[str, Any], written: list[tuple[dict, dict | None]],
+                parsed: dict[str, Any]) -> None:
         self.usage.requests[name] += 1
         failed = "Error" in parsed
         if name in ("PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems") and not failed:

@@ -56,6 +56,43 @@ class TestShardedListings:
             cursor = link.split("cursor=")[1].split(">")[0].split("&")[0]
         assert seen == sorted(numbers) and sizes == [7, 7, 6], (seen, sizes)
 
+    def test_a_pages_shard_queries_are_in_flight_together_and_a_failed_one_fails_the_page(self, aws):
+        """Given users in several shards and each Query held 50 ms on its way out, when a page is listed, then
+        several of its 16 shard Queries were in flight at once (a page costs about one Query's latency, not
+        sixteen) and the page is whole and in order; and when one shard's Query fails, the page fails (a 500,
+        never a page silently missing a shard's users)."""
+        import threading
+
+        from flexigift.aws import dynamodb
+
+        numbers = _create_users(12)
+        state = {"in_flight": 0, "most": 0, "fail": False}
+        lock = threading.Lock()
+
+        def hold(**_: Any) -> None:
+            with lock:
+                state["in_flight"] += 1
+                state["most"] = max(state["most"], state["in_flight"])
+                failing = state["fail"]
+            time.sleep(0.05)
+            with lock:
+                state["in_flight"] -= 1
+            if failing:
+                raise RuntimeError("one shard's Query failed")
+
+        events = dynamodb().meta.events
+        events.register("before-call.dynamodb.Query", hold)
+        try:
+            status, page, _ = call("list_users", api_event("list_users", query={"limit": "50"}))
+            assert status == 200, page
+            assert [u["id"] for u in page] == sorted(numbers)
+            assert state["most"] >= 8, state  # one after another, it would never exceed 1
+            state["fail"] = True
+            status, answer, _ = call("list_users", api_event("list_users", query={"limit": "50"}))
+            assert status == 500 and answer["error"]["code"] == "internal_error", answer
+        finally:
+            events.unregister("before-call.dynamodb.Query", hold)
+
     def test_an_issuers_cards_are_sharded_and_listed_whole_with_the_other_filter_applied(self, aws):
         """Given 12 Kohl's cards of two users, when ?issuer=kohls is listed (and with ?user_id=), then each
         listing holds exactly its cards, in id order, although their issuer entries are in several partitions."""

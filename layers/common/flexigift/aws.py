@@ -22,11 +22,17 @@ def _session() -> Any:
     return boto3.session.Session()
 
 
+# Connections a client keeps open: as many requests as a sharded listing's page sends at once
+# (store.table.side_by_side); botocore's default, 10, would open and discard the others' each time.
+MAX_POOL_CONNECTIONS = 16
+
+
 @lru_cache(maxsize=None)
 def client(service: str) -> Any:
     from botocore.config import Config
 
-    config = Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=3, read_timeout=10)
+    config = Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=3, read_timeout=10,
+                    max_pool_connections=MAX_POOL_CONNECTIONS)
     with _CREATING:
         return _session().client(service, config=config)
 

@@ -59,12 +59,22 @@ import math
 import secrets
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from flexigift import jsonio
 from flexigift.store import keys
 from flexigift.store.listing import Listing, decode_chunk_cursor, encode_cursor
-from flexigift.store.table import Query, Transaction, batch_get, batch_put, found_in, get_item, query_page
+from flexigift.store.table import (
+    Query,
+    Transaction,
+    batch_get,
+    batch_put,
+    found_in,
+    get_item,
+    query_page,
+    side_by_side,
+)
 
 RETENTION_DAYS = 30
 FIRST_CHUNKS_PER_SHARD = 1   # a page's first Query per shard: at scale one chunk holds hundreds of events
@@ -215,8 +225,7 @@ def list_page(program_id: str, event_type: str | None, limit: int,
         more = len(ids) >= limit                # the chunk's rest or the chunks before it
     if len(ids) < limit:
         shards = [_Shard(partition, before) for partition in listing.partitions()]
-        for shard in shards:
-            shard.read(FIRST_CHUNKS_PER_SHARD)
+        side_by_side([partial(shard.read, FIRST_CHUNKS_PER_SHARD) for shard in shards])
         while True:
             chunks, horizon = _known(shards)
             listed = sum(len(c.get("events") or []) for c in chunks)

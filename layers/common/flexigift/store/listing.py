@@ -10,7 +10,8 @@ follows it (`GSI1SK > :after`, or `<` for a newest-first listing).
 
 A shard whose Query stopped at its Limit may hold more items before the others' later ones; the page only
 returns items up to the earliest such stop (the horizon), every shard having read everything up to there.
-Unfiltered, that is always a full page while items remain.
+Unfiltered, that is always a full page while items remain. The shards are queried side by side
+(store.table.side_by_side): the page costs about one Query's latency, not sixteen.
 
 A cursor is base64url JSON {"listing", "index", "after"}: the listing's own name (its program in it) and the
 position. A listing of chunks (the event listings, store.events: each item holds many records) adds "offset",
@@ -25,11 +26,12 @@ import base64
 import binascii
 import json
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from flexigift.errors import InvalidCursor
 from flexigift.store import keys
-from flexigift.store.table import Query, query_page
+from flexigift.store.table import Query, query_page, side_by_side
 
 MAX_CURSOR_LENGTH = 8192  # characters: four key values at DynamoDB's limits, base64url
 
@@ -123,9 +125,9 @@ def page(listing: Listing, limit: int, cursor: str | None) -> tuple[list[dict[st
     sk = listing.sk_name
     found: list[dict[str, Any]] = []
     horizon: str | None = None
-    for partition in listing.partitions():
-        items, last = query_page(Query(index=listing.index, pk_name=listing.pk_name, pk_value=partition, limit=limit,
-                                       forward=listing.forward, sk_name=sk, sk_after=after))
+    queries = [Query(index=listing.index, pk_name=listing.pk_name, pk_value=partition, limit=limit,
+                     forward=listing.forward, sk_name=sk, sk_after=after) for partition in listing.partitions()]
+    for items, last in side_by_side([partial(query_page, query) for query in queries]):
         found.extend(items)
         if last is not None:
             edge = str(last[sk])

@@ -10,9 +10,10 @@ import hashlib
 import json
 import random
 import re
+import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
@@ -277,6 +278,33 @@ class Query:
     sk_prefix: str | None = None
     consistent: bool = False        # base table only: a strongly consistent read
     sk_after: str | None = None     # with sk_name: only sort keys after this one (before it, backwards)
+
+
+T = TypeVar("T")
+_readers: Any = None
+_READERS_LOCK = threading.Lock()
+
+
+def side_by_side(calls: list[Callable[[], T]]) -> list[T]:
+    """Each call's answer, in the calls' order, the calls made at once (up to the client's connection pool,
+    aws.MAX_POOL_CONNECTIONS, at a time): a sharded listing's page reads every shard (16 Queries, 64 for reward
+    orders), and one after another their latencies would add up. The first exception raised is raised here."""
+    if len(calls) <= 1:
+        return [call() for call in calls]
+    return list(_reader_pool().map(lambda call: call(), calls))
+
+
+def _reader_pool() -> Any:
+    """The execution environment's reader threads, started by its first sharded read (never during init)."""
+    global _readers
+    with _READERS_LOCK:
+        if _readers is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            from flexigift.aws import MAX_POOL_CONNECTIONS
+
+            _readers = ThreadPoolExecutor(max_workers=MAX_POOL_CONNECTIONS, thread_name_prefix="shard-read")
+        return _readers
 
 
 def query_page(q: Query) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
