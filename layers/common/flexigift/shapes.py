@@ -237,13 +237,7 @@ def _regex(pattern: str) -> re.Pattern[str]:
     return found
 
 
-def _string_check(strict: bool, constraints: StringConstraints | None) -> Check:
-    strip = bool(constraints and constraints.strip_whitespace)
-    limits = {} if constraints is None else {
-        name: getattr(constraints, name) for name in ("min_length", "max_length", "pattern")
-        if getattr(constraints, name) is not None}
-    checks = _constraint_checks(limits)
-
+def _string_check(strict: bool) -> Check:
     def check(value: Any, loc: tuple) -> Any:
         if isinstance(value, (bytes, bytearray)):
             try:
@@ -255,12 +249,7 @@ def _string_check(strict: bool, constraints: StringConstraints | None) -> Check:
             raise _error(loc, "string_type", "Input should be a valid string", value)
         if isinstance(value, enum.Enum):
             value = value.value
-        value = str(value)
-        if strip:
-            value = value.strip()
-        for step in checks:
-            value = step(value, loc)
-        return value
+        return str(value)
 
     return check
 
@@ -532,11 +521,8 @@ def compile_type(annotation: Any, config: dict[str, Any], extra: tuple[Any, ...]
         inner = compile_type(members[0], config, tuple(metadata))
         return _optional(inner)
     strict = any(isinstance(m, _Strict) or (isinstance(m, FieldInfo) and m.strict) for m in metadata)
-    string_constraints = None
-    if annotation is str and metadata and isinstance(metadata[0], StringConstraints):
-        string_constraints = metadata.pop(0)
     longest = [m.constraints["max_length"] for m in metadata if isinstance(m, FieldInfo) and "max_length" in m.constraints]
-    check = _base_check(annotation, config, strict, string_constraints, min(longest) if longest else None)
+    check = _base_check(annotation, config, strict, min(longest) if longest else None)
     for marker in metadata:
         if isinstance(marker, BeforeValidator):
             check = _before(marker.func, check)
@@ -560,10 +546,10 @@ def compile_type(annotation: Any, config: dict[str, Any], extra: tuple[Any, ...]
 
 
 def _base_check(annotation: Any, config: dict[str, Any], strict: bool,
-                string_constraints: StringConstraints | None, max_length: int | None) -> Check:
+                max_length: int | None) -> Check:
     origin = typing.get_origin(annotation)
     if annotation is str:
-        return _string_check(strict or bool(config.get("str_strict")), string_constraints)
+        return _string_check(strict or bool(config.get("str_strict")))
     if annotation is bool:
         return _bool_check(strict)
     if annotation is int:
